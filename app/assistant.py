@@ -1,0 +1,307 @@
+"""The turn: one patient utterance in, spoken sentences and a result out.
+
+triage (fixed rules) -> retrieval -> confidence policy -> compose, or escalate.
+Every step is timed, and the first sentence leaves as soon as it exists. Escalations
+(and their bookings) run as their own tasks: a turn cancelled by an interruption still
+finishes the booking it started, and the caller can collect it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from app.composers.base import AnswerComposer, CannotAnswer, CompositionRequest, Message
+from app.replies import (
+    NOT_CONFIDENT,
+    PERSON_REQUESTED,
+    ROUTINE_CONCERN,
+    SMALLTALK,
+    booking_sentences,
+    urgent_follow_up,
+)
+from app.turn import (
+    AppointmentRef,
+    CompletedEvent,
+    EscalationEvent,
+    EscalationRef,
+    Outcome,
+    RedFlagEvent,
+    RedFlagRef,
+    SentenceEvent,
+    SourceRef,
+    SourcesEvent,
+    TurnEvent,
+    TurnResult,
+)
+from avatar_bridge.speech import spoken_form
+from escalation.clinic import ClinicConfig
+from escalation.intents import is_smalltalk, wants_person
+from escalation.policy import PolicyWeights, decide
+from escalation.records import Escalation, Passage as EscalationPassage
+from escalation.service import EscalationService, NewEscalation
+from escalation.triage import RedFlag, triage
+from ingestion.search import CorpusSearch, Passage, SearchResult
+
+EXCERPT_CHARS = 280
+
+
+@dataclass
+class TurnContext:
+    """Who is asking and what was said before, for escalation records and composers."""
+
+    patient_id: str | None = None
+    history: Sequence[Message] = field(default_factory=tuple)
+    turn_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+
+
+class _Timer:
+    def __init__(self) -> None:
+        self.start = time.perf_counter()
+        self.timings: dict[str, float] = {}
+
+    def mark(self, step: str, since: float) -> float:
+        now = time.perf_counter()
+        self.timings[step] = round((now - since) * 1000, 3)
+        return now
+
+    def first_sentence(self) -> None:
+        self.timings.setdefault("first_sentence", round((time.perf_counter() - self.start) * 1000, 3))
+
+    def total(self) -> dict[str, float]:
+        self.timings["total"] = round((time.perf_counter() - self.start) * 1000, 3)
+        return self.timings
+
+
+class Assistant:
+    def __init__(
+        self,
+        search: CorpusSearch,
+        composer: AnswerComposer,
+        escalations: EscalationService,
+        clinic: ClinicConfig,
+        threshold: float,
+        weights: PolicyWeights,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self._search = search
+        self._composer = composer
+        self._escalations = escalations
+        self._clinic = clinic
+        self._threshold = threshold
+        self._weights = weights
+        self._clock = clock
+        self._pending: set[asyncio.Task[Escalation]] = set()
+
+    async def ask(self, question: str, context: TurnContext | None = None) -> TurnResult:
+        result: TurnResult | None = None
+        async for event in self.turn(question, context or TurnContext()):
+            if isinstance(event, CompletedEvent):
+                result = event.result
+        assert result is not None
+        return result
+
+    async def turn(self, question: str, context: TurnContext) -> AsyncIterator[TurnEvent]:
+        timer = _Timer()
+        spoken: list[str] = []
+
+        def say(text: str) -> SentenceEvent:
+            spoken.append(spoken_form(text))
+            timer.first_sentence()
+            return SentenceEvent(len(spoken) - 1, spoken[-1])
+
+        def done(outcome: Outcome, confidence: float | None = None, **extra: object) -> CompletedEvent:
+            result = TurnResult(
+                question=question, outcome=outcome, answer=" ".join(spoken),
+                confidence=confidence, timings_ms=timer.total(), **extra,  # type: ignore[arg-type]
+            )
+            return CompletedEvent(result)
+
+        since = timer.start
+        flag = triage(question, self._clinic)
+        smalltalk = None if flag else is_smalltalk(question)
+        person = False if flag or smalltalk else wants_person(question)
+        since = timer.mark("triage", since)
+
+        if smalltalk:
+            yield say(SMALLTALK[smalltalk])
+            yield done("smalltalk")
+            return
+
+        if flag and flag.priority != "routine":
+            async for event in self._red_flag(question, flag, context, timer, say, done):
+                yield event
+            return
+
+        if flag or person:
+            yield say(ROUTINE_CONCERN if flag else PERSON_REQUESTED)
+            escalation = await self._escalate(
+                question, context, "red_flag" if flag else "patient_request", "routine",
+                passages=(), confidence=None, rule=flag.rule if flag else None, timer=timer,
+            )
+            ref = _escalation_ref(escalation)
+            for sentence in self._booking_words(escalation):
+                yield say(sentence)
+            yield EscalationEvent(ref)
+            yield done("escalated", escalation=ref)
+            return
+
+        result = await asyncio.to_thread(self._search.search, question)
+        since = timer.mark("retrieval", since)
+        policy = decide(result.signals, self._threshold, self._weights)
+        since = timer.mark("policy", since)
+
+        if policy.decision == "answer":
+            sentences: list[tuple[str, str | None]] = []
+            try:
+                async for composed in self._composer.compose(
+                    CompositionRequest(result.normalised_query, result.passages, context.history)
+                ):
+                    sentences.append((composed.text, composed.doc_id))
+                    yield say(composed.text)
+            except CannotAnswer:
+                if spoken:
+                    raise
+            if sentences:
+                timer.mark("compose", since)
+                used = {doc_id for _, doc_id in sentences if doc_id}
+                sources = _sources(result, used)
+                yield SourcesEvent(sources)
+                yield done("answered", policy.confidence, sources=sources)
+                return
+
+        yield say(NOT_CONFIDENT)
+        escalation = await self._escalate(
+            question, context, "low_confidence", "routine", passages=result.passages,
+            confidence=policy.confidence, rule=None, timer=timer,
+        )
+        ref = _escalation_ref(escalation)
+        for sentence in self._booking_words(escalation):
+            yield say(sentence)
+        yield EscalationEvent(ref)
+        yield done("escalated", policy.confidence, escalation=ref)
+
+    async def _red_flag(
+        self,
+        question: str,
+        flag: RedFlag,
+        context: TurnContext,
+        timer: _Timer,
+        say: Callable[[str], SentenceEvent],
+        done: Callable[..., CompletedEvent],
+    ) -> AsyncIterator[TurnEvent]:
+        # The fixed instruction goes first: the booking must never delay it.
+        for sentence in _sentences(flag.instruction):
+            yield say(sentence)
+        red_flag = RedFlagRef(flag.rule, flag.priority)  # type: ignore[arg-type]
+        yield RedFlagEvent(red_flag)
+        escalation = await self._escalate(
+            question, context, "red_flag", flag.priority, passages=(), confidence=None,
+            rule=flag.rule, timer=timer,
+        )
+        ref = _escalation_ref(escalation)
+        yield say(urgent_follow_up())
+        yield EscalationEvent(ref)
+        yield done("red_flag", red_flag=red_flag, escalation=ref)
+
+    async def _escalate(
+        self,
+        question: str,
+        context: TurnContext,
+        reason: str,
+        priority: str,
+        passages: Sequence[Passage],
+        confidence: float | None,
+        rule: str | None,
+        timer: _Timer,
+    ) -> Escalation:
+        started = time.perf_counter()
+        new = NewEscalation(
+            patient_id=context.patient_id,
+            question=question,
+            conversation=[{"role": m.role, "text": m.text} for m in context.history]
+            + [{"role": "patient", "text": question}],
+            passages=[
+                EscalationPassage(
+                    doc_id=p.doc_id, title=p.title, section=p.section, version=p.version,
+                    score=round(p.score, 4), excerpt=_excerpt(p.text),
+                )
+                for p in passages
+            ],
+            confidence=confidence,
+            red_flag_rule=rule,
+            reason=reason,  # type: ignore[arg-type]
+            priority=priority,  # type: ignore[arg-type]
+            idempotency_key=f"turn:{context.turn_id}",
+        )
+        # Shielded: an interrupted turn still finishes the escalation it started.
+        task = asyncio.create_task(self._escalations.open(new))
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
+        escalation = await asyncio.shield(task)
+        timer.mark("escalation", started)
+        return escalation
+
+    def _booking_words(self, escalation: Escalation) -> list[str]:
+        appointment = escalation.appointment
+        return booking_sentences(
+            appointment.clinician_name if appointment else None,
+            appointment.start if appointment else None,
+            self._clock(),
+            self._clinic,
+        )
+
+    async def drain(self) -> None:
+        """Wait for escalations still being booked (used on shutdown)."""
+        if self._pending:
+            await asyncio.gather(*self._pending, return_exceptions=True)
+
+
+def _escalation_ref(escalation: Escalation) -> EscalationRef:
+    appointment = escalation.appointment
+    return EscalationRef(
+        id=escalation.id,
+        reason=escalation.reason,
+        priority=escalation.priority,
+        status=escalation.status,
+        appointment=AppointmentRef(
+            appointment.id, appointment.start, appointment.end, appointment.clinician_name
+        )
+        if appointment
+        else None,
+        needs_attention=escalation.needs_attention,
+    )
+
+
+def _sources(result: SearchResult, used: set[str]) -> list[SourceRef]:
+    seen: set[str] = set()
+    sources: list[SourceRef] = []
+    for passage in result.passages:
+        if passage.doc_id not in used or passage.doc_id in seen:
+            continue
+        seen.add(passage.doc_id)
+        sources.append(
+            SourceRef(
+                doc_id=passage.doc_id, title=passage.title, section=passage.section,
+                version=passage.version, score=round(passage.score, 4),
+                excerpt=_excerpt(passage.text),
+            )
+        )
+    return sources
+
+
+def _excerpt(text: str) -> str:
+    if len(text) <= EXCERPT_CHARS:
+        return text
+    cut = text[:EXCERPT_CHARS].rsplit(" ", 1)[0]
+    return cut + " ..."
+
+
+def _sentences(text: str) -> list[str]:
+    from avatar_bridge.sentences import split_sentences
+
+    return split_sentences(text)

@@ -1,0 +1,132 @@
+"""The clinic's own configuration: phone numbers, triage thresholds, the care team.
+
+Loaded from a YAML file (shipped default: ``clinic_default.yaml`` beside this module).
+Every number that clinics set differently lives here, never in code or prose.
+"""
+
+from __future__ import annotations
+
+from datetime import date, time
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from escalation.errors import ClinicConfigError
+
+DEFAULT_CLINIC_FILE = Path(__file__).with_name("clinic_default.yaml")
+
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Contacts(_Strict):
+    """Numbers a patient is told to call. Spoken as written."""
+
+    emergency_number: str = "999"
+    on_call_phone: str = "01223 000 000"
+    on_call_name: str = "the urology on-call team"
+    nurse_line_phone: str = "01223 000 001"
+    nurse_line_hours: str = "weekdays 8am to 6pm"
+    crisis_line_name: str = "Samaritans"
+    crisis_line_phone: str = "116 123"
+
+
+class TriageThresholds(_Strict):
+    """Clinic-set numbers the red-flag rules use."""
+
+    fever_celsius: float = 38.0
+    bleeding_urine_hours: float = 24.0
+    no_urine_hours_after_removal: float = 6.0
+
+
+class WorkingHours(_Strict):
+    day: Weekday
+    start: time
+    end: time
+
+    @field_validator("end")
+    @classmethod
+    def _after_start(cls, end: time, info: object) -> time:
+        start = getattr(info, "data", {}).get("start")
+        if start is not None and end <= start:
+            raise ValueError("end must be after start")
+        return end
+
+
+class Clinician(_Strict):
+    id: str = Field(min_length=1)
+    name: str = Field(min_length=1, description="How the patient hears it, e.g. 'nurse Patel'.")
+    role: str = "specialist nurse"
+    hours: list[WorkingHours]
+
+
+class Closure(_Strict):
+    start: date
+    end: date
+    reason: str = ""
+
+
+class CareTeam(_Strict):
+    timezone: str = "Europe/London"
+    appointment_minutes: int = Field(default=20, ge=5, le=240)
+    booking_horizon_days: int = Field(default=28, ge=1, le=365)
+    urgent_same_day: bool = True
+    clinicians: list[Clinician] = Field(default_factory=list)
+    closures: list[Closure] = Field(default_factory=list)
+
+
+class CareFacts(_Strict):
+    """Numbers that approved documents quote through ``{{ clinic.NAME }}`` placeholders."""
+
+    catheter_days: str = "7 to 10"
+    lifting_limit: str = "10 pounds (about 4.5 kilograms)"
+    lifting_weeks_robotic: str = "4"
+    lifting_weeks_open: str = "8"
+    cycling_weeks: str = "8"
+    strenuous_exercise_weeks: str = "6"
+    no_enema_months_open: str = "3"
+    first_psa_test: str = "6 to 12 weeks after your operation"
+    psa_schedule: str = "every 3 to 6 months for the first 2 years, then every 6 to 12 months, and once a year after 5 years"
+    psa_recurrence_level: str = "0.2 ng/mL"
+
+
+class ClinicConfig(_Strict):
+    name: str = "Aftercare demo clinic"
+    contacts: Contacts = Contacts()
+    triage: TriageThresholds = TriageThresholds()
+    care_team: CareTeam = CareTeam()
+    facts: CareFacts = CareFacts()
+
+    def placeholders(self) -> dict[str, str]:
+        """Values documents may quote as ``{{ clinic.KEY }}``."""
+        values: dict[str, str] = {"name": self.name}
+        for section in (self.contacts, self.facts):
+            values.update({k: str(v) for k, v in section.model_dump().items()})
+        values["fever_celsius"] = f"{self.triage.fever_celsius:g}"
+        values["fever_fahrenheit"] = f"{self.triage.fever_celsius * 9 / 5 + 32:.1f}".rstrip("0").rstrip(".")
+        return values
+
+
+def load_clinic_config(path: Path | None = None) -> ClinicConfig:
+    """Read and validate the clinic file; the shipped default when ``path`` is None."""
+    source = path or DEFAULT_CLINIC_FILE
+    try:
+        raw = yaml.safe_load(source.read_text(encoding="utf-8")) or {}
+    except FileNotFoundError as exc:
+        raise ClinicConfigError(f"clinic configuration file not found: {source}") from exc
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise ClinicConfigError(f"clinic configuration {source} is not valid YAML: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise ClinicConfigError(f"clinic configuration {source} must be a mapping at the top level")
+    try:
+        return ClinicConfig.model_validate(raw)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
+        )
+        raise ClinicConfigError(f"clinic configuration {source} is invalid: {problems}") from exc

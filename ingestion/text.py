@@ -1,0 +1,81 @@
+"""Small text tools shared by chunking and search: sentences, content words, stems."""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+_SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]*\s+(?=[\"'(\[]?[A-Z0-9])")
+_ABBREVIATIONS = ("e.g.", "i.e.", "Dr.", "Mr.", "Mrs.", "approx.", "vs.", "etc.", "St.")
+_WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
+_MARKDOWN_INLINE = re.compile(r"(\*\*|__|\*|_|`)(.+?)\1")
+_LINK = re.compile(r"\[([^\]]+)\]\([^)]+\)")
+_LIST_MARKER = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+", re.MULTILINE)
+
+STOPWORDS = frozenset(
+    """a about above after again against all am an and any are aren't as at be because been
+    before being below between both but by can can't cannot could couldn't did didn't do does
+    doesn't doing don't down during each few for from further had hadn't has hasn't have
+    haven't having he he'd he'll he's her here here's hers herself him himself his how how's
+    i i'd i'll i'm i've if in into is isn't it it's its itself let's me more most mustn't my
+    myself no nor not of off on once only or other ought our ours ourselves out over own same
+    shan't she she'd she'll she's should shouldn't so some such than that that's the their
+    theirs them themselves then there there's these they they'd they'll they're they've this
+    those through to too under until up very was wasn't we we'd we'll we're we've were weren't
+    what what's when when's where where's which while who who's whom why why's will with won't
+    would wouldn't you you'd you'll you're you've your yours yourself yourselves
+    ok okay please thanks thank hi hello um uh er like just really actually also still get got
+    going go know want wondering wonder tell say said bit lot lots much many thing things way
+    normal okay alright anything something someone anyone need needs dear doc doctor nurse
+    husband wife partner dad father mum mother son daughter he's his him my me i'm i've
+    question ask asking worried worry concerned scared sure think feel""".split()
+)
+
+
+def clean_inline_markdown(text: str) -> str:
+    """Plain text out of a Markdown paragraph: links, emphasis and list markers removed."""
+    text = _LINK.sub(r"\1", text)
+    text = _MARKDOWN_INLINE.sub(r"\2", text)
+    return _LIST_MARKER.sub("", text)
+
+
+def split_sentences(text: str) -> list[str]:
+    """Sentences of clean prose. Abbreviations and decimals are not boundaries."""
+    protected = text
+    for i, abbr in enumerate(_ABBREVIATIONS):
+        protected = protected.replace(abbr, abbr.replace(".", f"\x00{i}\x00"))
+    out: list[str] = []
+    for part in _SENTENCE_END.split(protected):
+        part = re.sub(r"\x00\d+\x00", ".", part)
+        part = " ".join(part.split())
+        if part:
+            out.append(part)
+    return out
+
+
+def words(text: str) -> list[str]:
+    return _WORD.findall(text.lower().replace("’", "'"))
+
+
+@lru_cache(maxsize=65536)
+def stem(word: str) -> str:
+    """A light suffix stripper: enough to match 'leaking' with 'leakage' and 'tests' with 'test'."""
+    for suffix in ("ational", "ations", "ation", "ated", "ements", "ement", "ments", "ment", "ings",
+                   "ing", "ages", "age", "edly", "ies", "ied", "ness", "ers", "er", "ed",
+                   "es", "ly", "s"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            word = word[: -len(suffix)]
+            break
+    if word.endswith("i") and len(word) > 3:
+        word = word[:-1] + "y"
+    return word
+
+
+def content_stems(text: str) -> list[str]:
+    """Stems of the words that carry meaning, in order, without repeats."""
+    seen: dict[str, None] = {}
+    for w in words(text):
+        if w in STOPWORDS or len(w) < 2:
+            continue
+        seen.setdefault(stem(w.replace("'", "")), None)
+    return list(seen)
