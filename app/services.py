@@ -1,0 +1,156 @@
+"""The object graph of one deployment, as built by ``app.main.build_services``.
+
+Cheap parts are built at once; the embedding model and the index load in ``load``
+(seconds), so a server can answer /healthz while they do.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.assistant import Assistant, TurnContext
+from app.composers.base import AnswerComposer
+from app.metrics import Metrics
+from app.people import People
+from app.settings import Settings
+from app.turn import TurnResult
+from escalation.clinic import ClinicConfig
+from escalation.service import EscalationService
+from ingestion.embedding import Embedder
+from ingestion.index import CorpusIndexer, IngestReport, Progress
+from ingestion.search import CorpusSearch
+from ingestion.store import ChromaCollections, open_collections
+
+log = logging.getLogger("aftercare")
+
+
+@dataclass
+class Services:
+    settings: Settings
+    clinic: ClinicConfig
+    engine: Engine
+    sessions: sessionmaker[Session]
+    people: People
+    escalations: EscalationService
+    metrics: Metrics
+    clock: Callable[[], datetime]
+    http: httpx.AsyncClient
+    make_composer: Callable[[Services], AnswerComposer]
+    extras: dict[str, Any] = field(default_factory=dict)
+    embedder: Embedder | None = None
+    collections: ChromaCollections | None = None
+    search: CorpusSearch | None = None
+    indexer: CorpusIndexer | None = None
+    assistant: Assistant | None = None
+    started: list[Callable[[], Any]] = field(default_factory=list)
+    stopping: list[Callable[[], Any]] = field(default_factory=list)
+    _ingest_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    @property
+    def ready(self) -> bool:
+        return self.assistant is not None
+
+    def load(self) -> None:
+        """Load the embedding model and open the index (blocking; seconds)."""
+        if self.embedder is None:
+            self.embedder = Embedder(batch_size=self.settings.ingestion.embed_batch_size)
+        if self.collections is None:
+            self.collections = open_collections(self.settings.ingestion, self.settings.chroma_path)
+        self.indexer = CorpusIndexer(
+            self.collections, self.embedder, self.settings.ingestion.chunk_max_tokens
+        )
+        self.search = CorpusSearch(self.collections, self.embedder, self.settings.ingestion.top_k)
+
+    def ingest(self, corpus_dir: Path | None = None, progress: Progress | None = None) -> IngestReport:
+        if self.indexer is None or self.search is None:
+            self.load()
+        assert self.indexer is not None and self.search is not None
+        report = self.indexer.ingest(
+            corpus_dir or self.settings.corpus_dir, self.clinic.placeholders(), progress
+        )
+        self.search.refresh()
+        return report
+
+    def activate(self) -> None:
+        """Build the assistant once the index is loaded."""
+        assert self.search is not None
+        self.search.refresh()
+        self.assistant = self.build_assistant()
+
+    def build_assistant(self) -> Assistant:
+        from escalation.policy import PolicyWeights
+
+        assert self.search is not None
+        return Assistant(
+            search=self.search,
+            composer=self.make_composer(self),
+            escalations=self.escalations,
+            clinic=self.clinic,
+            threshold=self.settings.escalation.confidence_threshold,
+            weights=PolicyWeights(),
+            clock=self.clock,
+        )
+
+    async def start(self, ingest_if_empty: bool = False, ingest: bool = False) -> None:
+        """Load (in a thread), ingest when asked or when the index is empty, start jobs."""
+        await asyncio.to_thread(self.load)
+        assert self.collections is not None
+        if ingest or (ingest_if_empty and self.collections.chunks.count() == 0):
+            report = await asyncio.to_thread(self.ingest)
+            log.info("ingest: %s", report.counts)
+        self.activate()
+        for hook in self.started:
+            result = hook()
+            if asyncio.iscoroutine(result):
+                await result
+
+    async def stop(self) -> None:
+        if self.assistant is not None:
+            await self.assistant.drain()
+        for hook in reversed(self.stopping):
+            result = hook()
+            if asyncio.iscoroutine(result):
+                await result
+        await self.http.aclose()
+
+    async def ask_cli(self, question: str, patient_id: str | None) -> TurnResult:
+        """A trusted local caller (the CLI): the patient must exist."""
+        if patient_id is not None:
+            self.people.patient(patient_id)
+        return await self._ask(question, patient_id, actor="cli", channel="cli")
+
+    async def ask_patient(
+        self, question: str, patient_id: str | None, key: str | None, channel: str
+    ) -> TurnResult:
+        """A caller over the network: a named patient must present that patient's key."""
+        if patient_id is not None:
+            self.people.patient_for_key(patient_id, key)
+        return await self._ask(question, patient_id, actor=f"patient:{patient_id}", channel=channel)
+
+    async def _ask(
+        self, question: str, patient_id: str | None, actor: str, channel: str
+    ) -> TurnResult:
+        from app.errors import InvalidQuestionError
+
+        if not question.strip():
+            raise InvalidQuestionError("the question is empty")
+        if len(question) > self.settings.max_question_chars:
+            raise InvalidQuestionError(
+                f"the question is longer than {self.settings.max_question_chars} characters"
+            )
+        if patient_id is not None:
+            self.people.audit(actor, "ask", "turn", patient_id, detail=channel)
+        assert self.assistant is not None
+        result = await self.assistant.ask(question, TurnContext(patient_id=patient_id))
+        self.metrics.observe(result, channel)
+        return result
