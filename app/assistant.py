@@ -95,7 +95,7 @@ class Assistant:
         self._threshold = threshold
         self._weights = weights
         self._clock = clock
-        self._pending: set[asyncio.Task[Escalation]] = set()
+        self._pending: dict[str, asyncio.Task[Escalation]] = {}
 
     async def ask(self, question: str, context: TurnContext | None = None) -> TurnResult:
         result: TurnResult | None = None
@@ -240,9 +240,10 @@ class Assistant:
         )
         # Shielded: an interrupted turn still finishes the escalation it started.
         task = asyncio.create_task(self._escalations.open(new))
-        self._pending.add(task)
-        task.add_done_callback(self._pending.discard)
+        self._pending[context.turn_id] = task
         escalation = await asyncio.shield(task)
+        # Left in place when the turn is cancelled: the caller collects it with escalation_of.
+        self._pending.pop(context.turn_id, None)
         timer.mark("escalation", started)
         return escalation
 
@@ -255,10 +256,17 @@ class Assistant:
             self._clinic,
         )
 
+    async def escalation_of(self, turn_id: str) -> EscalationRef | None:
+        """The escalation a cancelled turn had started, once it has finished booking."""
+        task = self._pending.pop(turn_id, None)
+        if task is None:
+            return None
+        return _escalation_ref(await task)
+
     async def drain(self) -> None:
         """Wait for escalations still being booked (used on shutdown)."""
         if self._pending:
-            await asyncio.gather(*self._pending, return_exceptions=True)
+            await asyncio.gather(*self._pending.values(), return_exceptions=True)
 
 
 def _escalation_ref(escalation: Escalation) -> EscalationRef:

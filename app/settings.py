@@ -34,6 +34,14 @@ class Settings(BaseSettings):
     port: int = 8000
     log_level: str = "INFO"
     max_question_chars: int = Field(default=2000, ge=1)
+    voice_ack_after_s: float = Field(
+        default=0.8, gt=0, description="Say a short acknowledgement if no sentence by then."
+    )
+    eval_targets: dict[str, float] = Field(
+        default_factory=dict,
+        description="Override eval targets: answered_correct, escalated, red_flag_recall, "
+        "false_red_flag.",
+    )
 
     platform_keys: Annotated[list[SecretStr], NoDecode] = Field(
         default_factory=list,
@@ -44,6 +52,15 @@ class Settings(BaseSettings):
     llm_api_key: SecretStr | None = None
     llm_timeout_s: float = Field(default=20.0, gt=0)
     llm_temperature: float = Field(default=0.2, ge=0, le=2)
+    llm_first_sentence_timeout_s: float = Field(
+        default=2.0, gt=0, le=10, description="No first sentence by then: extractive answer."
+    )
+    llm_support_threshold: float = Field(
+        default=0.55, ge=0, le=1, description="How well a generated sentence must be supported."
+    )
+    llm_min_supported: int = Field(
+        default=1, ge=1, description="Supported sentences needed, else the turn escalates."
+    )
 
     ingestion: IngestionSettings = IngestionSettings()
     escalation: EscalationSettings = EscalationSettings()

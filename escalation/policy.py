@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from collections.abc import Sequence
 from typing import Literal, Protocol
 
 Decision = Literal["answer", "escalate"]
@@ -54,11 +55,16 @@ def features(signals: Signals) -> list[float]:
             signals.unknown]
 
 
+def score(values: Sequence[float], weights: PolicyWeights) -> float:
+    """The logistic confidence of a feature vector as ``features`` builds it."""
+    z = sum(w * x for w, x in zip(weights.as_vector(), values, strict=True))
+    return 1.0 / (1.0 + math.exp(-max(min(z, 60.0), -60.0)))
+
+
 def confidence(signals: Signals, weights: PolicyWeights) -> float:
     if signals.content_words == 0:
         return 0.0
-    z = sum(w * x for w, x in zip(weights.as_vector(), features(signals), strict=True))
-    return 1.0 / (1.0 + math.exp(-max(min(z, 60.0), -60.0)))
+    return score(features(signals), weights)
 
 
 def decide(signals: Signals, threshold: float, weights: PolicyWeights) -> PolicyResult:

@@ -129,7 +129,9 @@ class CorpusSearch:
         def fix(match: re.Match[str]) -> str:
             word = match.group(0)
             lower = word.lower()
-            if len(lower) < 5 or lower in vocabulary or lower in STOPWORDS:
+            if len(lower) < 6 or lower in vocabulary or lower in STOPWORDS:
+                return word
+            if stem(lower) in self._cache.stems:
                 return word
             return _closest(lower, vocabulary) or word
 
@@ -225,5 +227,6 @@ def _rows(embeddings: Any) -> list[Any]:
 @lru_cache(maxsize=4096)
 def _closest(word: str, vocabulary: frozenset[str]) -> str | None:
     candidates = [w for w in vocabulary if abs(len(w) - len(word)) <= 2 and w[0] == word[0]]
-    found = difflib.get_close_matches(word, candidates, n=1, cutoff=0.74)
+    # Long words tolerate one more slip: 'cathedar' is still 'catheter'.
+    found = difflib.get_close_matches(word, candidates, n=1, cutoff=0.74 if len(word) >= 8 else 0.8)
     return found[0] if found else None

@@ -1,0 +1,74 @@
+"""The two web pages: the patient's conversation page and the coordinators' queue."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import APIRouter, HTTPException
+from fastapi.responses import FileResponse
+
+router = APIRouter(tags=["pages"])
+
+WEB_DIR = Path(__file__).parents[1] / "web"
+
+# Only these files are served; nothing else in the folder is reachable.
+STATIC_FILES: dict[str, str] = {
+    "patient.js": "text/javascript; charset=utf-8",
+    "coordinator.js": "text/javascript; charset=utf-8",
+    "style.css": "text/css; charset=utf-8",
+}
+
+# No inline scripts or styles; avatar vendors' video rooms load over https in a frame.
+CONTENT_SECURITY_POLICY = "; ".join(
+    [
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "connect-src 'self' ws: wss:",
+        "img-src 'self' data:",
+        "media-src 'self' blob: https:",
+        "frame-src https:",
+        "font-src 'self'",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    ]
+)
+
+PAGE_HEADERS: dict[str, str] = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    # The patient's key may be in the page address: never send it anywhere as a referrer.
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+    "Cache-Control": "no-store",
+}
+
+STATIC_HEADERS: dict[str, str] = {
+    "X-Content-Type-Options": "nosniff",
+    "Cache-Control": "no-cache",
+}
+
+
+def _page(name: str) -> FileResponse:
+    return FileResponse(
+        WEB_DIR / name, media_type="text/html; charset=utf-8", headers=PAGE_HEADERS
+    )
+
+
+@router.get("/", include_in_schema=False)
+async def patient_page() -> FileResponse:
+    return _page("index.html")
+
+
+@router.get("/coordinator", include_in_schema=False)
+async def coordinator_page() -> FileResponse:
+    return _page("coordinator.html")
+
+
+@router.get("/static/{name}", include_in_schema=False)
+async def static_file(name: str) -> FileResponse:
+    media_type = STATIC_FILES.get(name)
+    if media_type is None:
+        raise HTTPException(status_code=404, detail="no such file")
+    return FileResponse(WEB_DIR / name, media_type=media_type, headers=STATIC_HEADERS)

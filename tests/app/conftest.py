@@ -1,0 +1,90 @@
+"""The real app served over loopback, on the small test corpus, shared by a test session."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+
+from app.main import build_services, create_app
+from app.services import Services
+from app.settings import Settings
+
+FIXTURES = Path(__file__).parents[1] / "fixtures"
+PLATFORM_KEY = "test-platform-key"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class LiveApp:
+    base_url: str
+    services: Services
+    coordinator_key: str
+    clinician_key: str
+    platform_key: str
+    settings: Settings
+
+    @property
+    def ws_url(self) -> str:
+        return self.base_url.replace("http://", "ws://") + "/v1/voice"
+
+
+def serve(settings: Settings, services: Services) -> tuple[uvicorn.Server, threading.Thread, str]:
+    port = free_port()
+    app = create_app(settings, services)
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(base + "/readyz", timeout=2).status_code == 200:
+                return server, thread, base
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError("the app did not become ready")
+
+
+def make_settings(root: Path, **overrides: object) -> Settings:
+    corpus = root / "corpus"
+    if not corpus.exists():
+        shutil.copytree(FIXTURES / "corpus", corpus)
+    values: dict[str, object] = {
+        "data_dir": root / "data",
+        "corpus_dir": corpus,
+        "platform_keys": PLATFORM_KEY,
+        "voice_ack_after_s": 5.0,
+        **overrides,
+    }
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+@pytest.fixture(scope="session")
+def live_app(tmp_path_factory: pytest.TempPathFactory, embedder: object) -> Iterator[LiveApp]:
+    root = tmp_path_factory.mktemp("live")
+    settings = make_settings(root)
+    services = build_services(settings)
+    services.embedder = embedder  # type: ignore[assignment]
+    _, coordinator_key = services.people.add_staff("Test coordinator", "coordinator")
+    _, clinician_key = services.people.add_staff("Test clinician", "clinician")
+    server, thread, base = serve(settings, services)
+    yield LiveApp(base, services, coordinator_key, clinician_key, PLATFORM_KEY, settings)
+    server.should_exit = True
+    thread.join(timeout=30)
