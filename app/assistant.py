@@ -15,6 +15,10 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from avatar_bridge.speech import spoken_form
+from escalation.intents import is_smalltalk, wants_person
+from escalation.triage import RedFlag, triage
+
 from app.composers.base import AnswerComposer, CannotAnswer, CompositionRequest, Message
 from app.replies import (
     NOT_CONFIDENT,
@@ -38,13 +42,11 @@ from app.turn import (
     TurnEvent,
     TurnResult,
 )
-from avatar_bridge.speech import spoken_form
 from escalation.clinic import ClinicConfig
-from escalation.intents import is_smalltalk, wants_person
 from escalation.policy import PolicyWeights, decide
-from escalation.records import Escalation, Passage as EscalationPassage
-from escalation.service import EscalationService, NewEscalation
-from escalation.triage import RedFlag, triage
+from escalation.records import Escalation, NewEscalation
+from escalation.records import Passage as EscalationPassage
+from escalation.service import EscalationService
 from ingestion.search import CorpusSearch, Passage, SearchResult
 
 EXCERPT_CHARS = 280
@@ -70,7 +72,9 @@ class _Timer:
         return now
 
     def first_sentence(self) -> None:
-        self.timings.setdefault("first_sentence", round((time.perf_counter() - self.start) * 1000, 3))
+        self.timings.setdefault(
+            "first_sentence", round((time.perf_counter() - self.start) * 1000, 3)
+        )
 
     def total(self) -> dict[str, float]:
         self.timings["total"] = round((time.perf_counter() - self.start) * 1000, 3)
@@ -114,10 +118,16 @@ class Assistant:
             timer.first_sentence()
             return SentenceEvent(len(spoken) - 1, spoken[-1])
 
-        def done(outcome: Outcome, confidence: float | None = None, **extra: object) -> CompletedEvent:
+        def done(
+            outcome: Outcome, confidence: float | None = None, **extra: object
+        ) -> CompletedEvent:
             result = TurnResult(
-                question=question, outcome=outcome, answer=" ".join(spoken),
-                confidence=confidence, timings_ms=timer.total(), **extra,  # type: ignore[arg-type]
+                question=question,
+                outcome=outcome,
+                answer=" ".join(spoken),
+                confidence=confidence,
+                timings_ms=timer.total(),
+                **extra,  # type: ignore[arg-type]
             )
             return CompletedEvent(result)
 
@@ -140,8 +150,14 @@ class Assistant:
         if flag or person:
             yield say(ROUTINE_CONCERN if flag else PERSON_REQUESTED)
             escalation = await self._escalate(
-                question, context, "red_flag" if flag else "patient_request", "routine",
-                passages=(), confidence=None, rule=flag.rule if flag else None, timer=timer,
+                question,
+                context,
+                "red_flag" if flag else "patient_request",
+                "routine",
+                passages=(),
+                confidence=None,
+                rule=flag.rule if flag else None,
+                timer=timer,
             )
             ref = _escalation_ref(escalation)
             for sentence in self._booking_words(escalation):
@@ -176,8 +192,14 @@ class Assistant:
 
         yield say(NOT_CONFIDENT)
         escalation = await self._escalate(
-            question, context, "low_confidence", "routine", passages=result.passages,
-            confidence=policy.confidence, rule=None, timer=timer,
+            question,
+            context,
+            "low_confidence",
+            "routine",
+            passages=result.passages,
+            confidence=policy.confidence,
+            rule=None,
+            timer=timer,
         )
         ref = _escalation_ref(escalation)
         for sentence in self._booking_words(escalation):
@@ -200,8 +222,14 @@ class Assistant:
         red_flag = RedFlagRef(flag.rule, flag.priority)  # type: ignore[arg-type]
         yield RedFlagEvent(red_flag)
         escalation = await self._escalate(
-            question, context, "red_flag", flag.priority, passages=(), confidence=None,
-            rule=flag.rule, timer=timer,
+            question,
+            context,
+            "red_flag",
+            flag.priority,
+            passages=(),
+            confidence=None,
+            rule=flag.rule,
+            timer=timer,
         )
         ref = _escalation_ref(escalation)
         yield say(urgent_follow_up())
@@ -227,8 +255,12 @@ class Assistant:
             + [{"role": "patient", "text": question}],
             passages=[
                 EscalationPassage(
-                    doc_id=p.doc_id, title=p.title, section=p.section, version=p.version,
-                    score=round(p.score, 4), excerpt=_excerpt(p.text),
+                    doc_id=p.doc_id,
+                    title=p.title,
+                    section=p.section,
+                    version=p.version,
+                    score=round(p.score, 4),
+                    excerpt=_excerpt(p.text),
                 )
                 for p in passages
             ],
@@ -294,8 +326,11 @@ def _sources(result: SearchResult, used: set[str]) -> list[SourceRef]:
         seen.add(passage.doc_id)
         sources.append(
             SourceRef(
-                doc_id=passage.doc_id, title=passage.title, section=passage.section,
-                version=passage.version, score=round(passage.score, 4),
+                doc_id=passage.doc_id,
+                title=passage.title,
+                section=passage.section,
+                version=passage.version,
+                score=round(passage.score, 4),
                 excerpt=_excerpt(passage.text),
             )
         )

@@ -36,7 +36,7 @@ def choose_threshold(
     scores: Sequence[float], labels: Sequence[int], must_escalate: Sequence[bool]
 ) -> float:
     """The threshold maximising right answers with must-escalate recall >= the target."""
-    candidates = sorted(set(round(s, 3) for s in scores)) + [1.0]
+    candidates = [*sorted({round(s, 3) for s in scores}), 1.0]
     best, best_right = 0.5, -1
     total_escalate = max(1, sum(must_escalate))
     for t in candidates:

@@ -60,7 +60,9 @@ def _parser() -> argparse.ArgumentParser:
     ev.add_argument("--questions", type=Path, help="JSON lines question set")
     ev.add_argument("--split", choices=["calibration", "holdout", "all"], default="holdout")
     ev.add_argument("--perturb", action="store_true", help="also run perturbed variants")
-    ev.add_argument("--calibrate", action="store_true", help="fit the policy on the calibration split")
+    ev.add_argument(
+        "--calibrate", action="store_true", help="fit the policy on the calibration split"
+    )
     ev.add_argument("--json", action="store_true")
     ev.set_defaults(handler=_cmd_eval)
 
@@ -176,10 +178,19 @@ def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     host = args.host or settings.host
     port = args.port or settings.port
     app = create_app(settings)
-    print(f"Aftercare is starting on http://{host}:{port}/ (patient page), "
-          f"http://{host}:{port}/coordinator (care coordinators)", flush=True)
-    uvicorn.run(app, host=host, port=port, log_level=settings.log_level.lower(),
-                ws_ping_interval=20, ws_ping_timeout=20)
+    print(
+        f"Aftercare is starting on http://{host}:{port}/ (patient page), "
+        f"http://{host}:{port}/coordinator (care coordinators)",
+        flush=True,
+    )
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        log_level=settings.log_level.lower(),
+        ws_ping_interval=20,
+        ws_ping_timeout=20,
+    )
     return EXIT_OK
 
 

@@ -15,7 +15,12 @@ from app.errors import (
     UnknownPatientError,
 )
 from avatar_bridge.errors import AvatarError
-from escalation.errors import EscalationError
+from escalation.errors import (
+    EscalationError,
+    IllegalTransitionError,
+    UnknownAppointmentError,
+    UnknownEscalationError,
+)
 from ingestion.errors import IngestionError
 
 _STATUS: list[tuple[type[Exception], int]] = [
@@ -27,6 +32,9 @@ _STATUS: list[tuple[type[Exception], int]] = [
     (AppError, 400),
     (IngestionError, 503),
     (AvatarError, 502),
+    (UnknownEscalationError, 404),
+    (UnknownAppointmentError, 404),
+    (IllegalTransitionError, 409),
     (EscalationError, 500),
 ]
 

@@ -11,7 +11,6 @@ import json
 import math
 import random
 import re
-import statistics
 import sys
 import tempfile
 from collections.abc import Iterable, Sequence
@@ -97,8 +96,11 @@ def load_questions(path: Path) -> list[LabelledQuestion]:
             raw = json.loads(line)
             questions.append(
                 LabelledQuestion(
-                    id=str(raw["id"]), question=str(raw["question"]), expected=raw["expected"],
-                    docs=tuple(raw.get("docs") or ()), split=str(raw.get("split", "holdout")),
+                    id=str(raw["id"]),
+                    question=str(raw["question"]),
+                    expected=raw["expected"],
+                    docs=tuple(raw.get("docs") or ()),
+                    split=str(raw.get("split", "holdout")),
                     tags=tuple(raw.get("tags") or ()),
                 )
             )
@@ -141,20 +143,36 @@ def figures(observations: Sequence[Observation]) -> Figures:
         latency_p50_ms=percentile(latencies, 0.5),
         latency_p95_ms=percentile(latencies, 0.95),
         misses=[
-            {"id": o.question.id, "question": o.question.question,
-             "expected": o.question.expected, "got": o.outcome,
-             "docs": list(o.question.docs), "sources": list(o.doc_ids)}
-            for o in observations if not o.right
+            {
+                "id": o.question.id,
+                "question": o.question.question,
+                "expected": o.question.expected,
+                "got": o.outcome,
+                "docs": list(o.question.docs),
+                "sources": list(o.doc_ids),
+            }
+            for o in observations
+            if not o.right
         ],
     )
 
 
 _ASR_SLIPS = {
-    "catheter": "cathedar", "prostate": "prostrate", "pelvic floor": "pelvic flaw",
-    "psa": "P S A", "incontinence": "incontinents", "erection": "direction",
-    "erections": "erectons", "urine": "urin", "constipation": "constipashun",
-    "tadalafil": "tadalafill", "sildenafil": "sildenafill", "surgery": "surgury",
-    "bladder": "bladda", "exercises": "exercize", "nocturia": "knock turia",
+    "catheter": "cathedar",
+    "prostate": "prostrate",
+    "pelvic floor": "pelvic flaw",
+    "psa": "P S A",
+    "incontinence": "incontinents",
+    "erection": "direction",
+    "erections": "erectons",
+    "urine": "urin",
+    "constipation": "constipashun",
+    "tadalafil": "tadalafill",
+    "sildenafil": "sildenafill",
+    "surgery": "surgury",
+    "bladder": "bladda",
+    "exercises": "exercize",
+    "nocturia": "knock turia",
 }
 _FILLERS = ("um", "uh", "like", "you know", "so", "well")
 
@@ -191,8 +209,12 @@ async def observe(services: Any, questions: Sequence[LabelledQuestion]) -> list[
     for item in questions:
         result = await services.ask_cli(item.question, None)
         out.append(
-            Observation(item, result.outcome, tuple(s.doc_id for s in result.sources),
-                        result.timings_ms.get("total", 0.0))
+            Observation(
+                item,
+                result.outcome,
+                tuple(s.doc_id for s in result.sources),
+                result.timings_ms.get("total", 0.0),
+            )
         )
     return out
 
@@ -257,8 +279,10 @@ def _print_report(report: dict[str, Any]) -> None:
 
     if "calibration" in report:
         cal = report["calibration"]
-        print(f"calibrated on {cal['questions']} questions: threshold {cal['threshold']}, "
-              f"weights {cal['weights']}")
+        print(
+            f"calibrated on {cal['questions']} questions: threshold {cal['threshold']}, "
+            f"weights {cal['weights']}"
+        )
     for name in ("plain", "perturbed"):
         if name not in report:
             continue
@@ -270,11 +294,15 @@ def _print_report(report: dict[str, Any]) -> None:
         print(f"  false red flags (all non-flag):        {pct(f['false_red_flag'])}")
         print(f"  false red flags (general questions):   {pct(f['false_red_flag_general'])}")
         print(f"  smalltalk recognised:                  {pct(f['smalltalk'])}")
-        print(f"  latency p50 / p95:                     {f['latency_p50_ms']} / "
-              f"{f['latency_p95_ms']} ms")
+        print(
+            f"  latency p50 / p95:                     {f['latency_p50_ms']} / "
+            f"{f['latency_p95_ms']} ms"
+        )
         for miss in f["misses"][:40]:
-            print(f"    miss {miss['id']}: expected {miss['expected']} {miss['docs']}, "
-                  f"got {miss['got']} {miss['sources']}: {miss['question']}")
+            print(
+                f"    miss {miss['id']}: expected {miss['expected']} {miss['docs']}, "
+                f"got {miss['got']} {miss['sources']}: {miss['question']}"
+            )
     if report["missed_targets"]:
         print("targets missed: " + "; ".join(report["missed_targets"]))
     else:

@@ -10,7 +10,9 @@ from datetime import UTC, datetime
 
 import httpx
 from fastapi import FastAPI
+from sqlalchemy.orm import Session, sessionmaker
 
+from app.avatars import AvatarHub
 from app.composers.base import AnswerComposer
 from app.composers.extractive import ExtractiveComposer
 from app.errors_http import install_error_handlers
@@ -18,8 +20,17 @@ from app.metrics import Metrics
 from app.people import People
 from app.services import Services
 from app.settings import Settings
-from escalation.clinic import load_clinic_config
+from avatar_bridge.keepalive import KeepAlive
+from avatar_bridge.providers.factory import build_provider
+from escalation.clinic import ClinicConfig, load_clinic_config
+from escalation.errors import ClinicConfigError
+from escalation.fhir import FhirScheduler
 from escalation.database import create_tables, make_engine, make_sessionmaker
+from escalation.jobs import make_scheduler
+from escalation.outbox import build_alerts
+from escalation.records import EscalationRepository
+from escalation.scheduling import BuiltinScheduler, Scheduler
+from escalation.service import EscalationService
 
 log = logging.getLogger("aftercare")
 
@@ -39,15 +50,37 @@ def build_services(
     clock: Callable[[], datetime] = utc_now,
     http: httpx.AsyncClient | None = None,
 ) -> Services:
+    """Everything one deployment needs, built once, nothing started."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     clinic = load_clinic_config(settings.clinic_config)
-    engine = make_engine(settings.resolved_database_url)
+    database_url = settings.resolved_database_url
+    engine = make_engine(database_url)
     sessions = make_sessionmaker(engine)
-    import app.records  # noqa: F401  (registers the app's tables)
+    import app.records  # noqa: F401  (registers the app's tables on the shared metadata)
 
-    client = http or httpx.AsyncClient(timeout=httpx.Timeout(10.0))
-    escalations, started, stopping, extras = build_escalation(settings, clinic, sessions, client, clock)
     create_tables(engine)
+    client = http or httpx.AsyncClient(timeout=httpx.Timeout(10.0))
+    metrics = Metrics()
+    jobs = make_scheduler(database_url)
+    repository = EscalationRepository(sessions, clock)
+    scheduler = build_scheduler(settings, clinic, sessions, client, clock)
+    service_box: list[EscalationService] = []
+
+    async def on_alert_failed(escalation_id: str, reason: str) -> None:
+        await service_box[0].mark_attention(escalation_id, reason)
+
+    alerts = build_alerts(settings.escalation, client, jobs, sessions, on_alert_failed, clock)
+    escalations = EscalationService(
+        repository, scheduler, alerts, clock, horizon_days=clinic.care_team.booking_horizon_days
+    )
+    service_box.append(escalations)
+    avatars = AvatarHub(build_provider(settings.avatar, client), metrics)
+    avatars.keepalive = KeepAlive(
+        jobs,
+        avatars.provider,
+        avatars.dropped,
+        max_failures=settings.avatar.keepalive_max_failures,
+    )
     services = Services(
         settings=settings,
         clinic=clinic,
@@ -55,21 +88,41 @@ def build_services(
         sessions=sessions,
         people=People(sessions, clock),
         escalations=escalations,
-        metrics=Metrics(),
+        metrics=metrics,
         clock=clock,
         http=client,
         make_composer=choose_composer,
-        extras=extras,
-        started=started,
-        stopping=stopping,
+        jobs=jobs,
+        alerts=alerts,
+        avatars=avatars,
     )
     if load_model:
         services.load()
     return services
 
 
-def build_escalation(settings, clinic, sessions, client, clock):  # type: ignore[no-untyped-def]
-    raise NotImplementedError
+def build_scheduler(
+    settings: Settings,
+    clinic: ClinicConfig,
+    sessions: sessionmaker[Session],
+    client: httpx.AsyncClient,
+    clock: Callable[[], datetime],
+) -> Scheduler:
+    """The appointment book: the built-in one, or the clinic's FHIR R4 server."""
+    section = settings.escalation
+    match section.scheduler:
+        case "fhir":
+            if not section.fhir_base_url or not section.fhir_schedule_ids:
+                raise ClinicConfigError(
+                    "the FHIR scheduler needs AFTERCARE_ESCALATION__FHIR_BASE_URL and "
+                    "AFTERCARE_ESCALATION__FHIR_SCHEDULE_IDS"
+                )
+            return FhirScheduler(
+                client, section.fhir_base_url, section.fhir_schedule_ids, clinic.care_team,
+                clock, token=section.fhir_token, timeout_s=section.fhir_timeout_s,
+            )
+        case _:
+            return BuiltinScheduler(sessions, clinic.care_team, clock)
 
 
 def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
@@ -95,16 +148,16 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     )
     app.state.services = built
     install_error_handlers(app)
-    from app.routers import ask, health
+    from app.routers import ask, avatar, chat, clinic, escalations, health, pages, voice
 
-    app.include_router(health.router)
-    app.include_router(ask.router)
+    for module in (health, ask, clinic, chat, voice, avatar, escalations, pages):
+        app.include_router(module.router)
     return app
 
 
 async def _warm_up(services: Services) -> None:
     try:
-        await services.start(ingest=True)
+        await services.start(ingest=True, background_jobs=True)
         log.info("ready")
     except Exception:
         log.exception("the assistant failed to load; /readyz stays 503")

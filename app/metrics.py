@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 from app.turn import TurnResult
 
@@ -13,24 +13,39 @@ class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         self.turns = Counter(
-            "aftercare_turns", "Patient turns by outcome and channel",
-            ["outcome", "channel"], registry=self.registry,
+            "aftercare_turns",
+            "Patient turns by outcome and channel",
+            ["outcome", "channel"],
+            registry=self.registry,
         )
         self.step_ms = Histogram(
-            "aftercare_turn_step_milliseconds", "Time per step of a turn",
-            ["step"], buckets=_BUCKETS_MS, registry=self.registry,
+            "aftercare_turn_step_milliseconds",
+            "Time per step of a turn",
+            ["step"],
+            buckets=_BUCKETS_MS,
+            registry=self.registry,
         )
         self.composer_fallbacks = Counter(
-            "aftercare_composer_fallbacks", "Generated answers replaced by extractive ones",
-            ["reason"], registry=self.registry,
+            "aftercare_composer_fallbacks",
+            "Generated answers replaced by extractive ones",
+            ["reason"],
+            registry=self.registry,
         )
         self.avatar_failures = Counter(
-            "aftercare_avatar_failures", "Avatar vendor calls that failed",
-            ["provider", "operation"], registry=self.registry,
+            "aftercare_avatar_failures",
+            "Avatar vendor calls that failed",
+            ["provider", "operation"],
+            registry=self.registry,
+        )
+        self.turns_in_flight = Gauge(
+            "aftercare_voice_turns_in_flight", "Voice turns running now",
+            registry=self.registry,
         )
         self.cancelled_turns = Counter(
-            "aftercare_turns_cancelled", "Turns cancelled by an interruption",
-            ["channel"], registry=self.registry,
+            "aftercare_turns_cancelled",
+            "Turns cancelled by an interruption",
+            ["channel"],
+            registry=self.registry,
         )
 
     def observe(self, result: TurnResult, channel: str) -> None:

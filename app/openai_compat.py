@@ -72,7 +72,9 @@ class ChatRequest(BaseModel):
         return None
 
 
-def openai_error(message: str, kind: str, code: str | None, param: str | None = None) -> dict[str, Any]:
+def openai_error(
+    message: str, kind: str, code: str | None, param: str | None = None
+) -> dict[str, Any]:
     return {"error": {"message": message, "type": kind, "param": param, "code": code}}
 
 
@@ -95,7 +97,9 @@ class CompletionIds:
 
     def chunk(self, delta: dict[str, Any], finish: str | None = None) -> str:
         body = {
-            "id": self.id, "object": "chat.completion.chunk", "created": self.created,
+            "id": self.id,
+            "object": "chat.completion.chunk",
+            "created": self.created,
             "model": self.model,
             "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
         }
@@ -115,12 +119,19 @@ class CompletionIds:
         message: dict[str, Any] = {"role": "assistant", "content": content}
         finish: Literal["stop", "tool_calls"] = "stop"
         if tool_calls:
-            message["tool_calls"] = [{k: v for k, v in c.items() if k != "index"} for c in tool_calls]
+            message["tool_calls"] = [
+                {k: v for k, v in c.items() if k != "index"} for c in tool_calls
+            ]
             finish = "tool_calls"
         return {
-            "id": self.id, "object": "chat.completion", "created": self.created,
+            "id": self.id,
+            "object": "chat.completion",
+            "created": self.created,
             "model": self.model,
             "choices": [{"index": 0, "message": message, "finish_reason": finish}],
-            "usage": {"prompt_tokens": 0, "completion_tokens": usage_words,
-                      "total_tokens": usage_words},
+            "usage": {
+                "prompt_tokens": 0,
+                "completion_tokens": usage_words,
+                "total_tokens": usage_words,
+            },
         }

@@ -61,7 +61,10 @@ class People:
             raise ValueError(f"role must be one of {', '.join(ROLES)}")
         key = new_key("acs")
         row = StaffKeyRow(
-            id=uuid.uuid4().hex[:12], name=name, role=role, key_hash=hash_key(key),
+            id=uuid.uuid4().hex[:12],
+            name=name,
+            role=role,
+            key_hash=hash_key(key),
             created_at=self._clock(),
         )
         with self._sessions.begin() as session:
@@ -90,8 +93,12 @@ class People:
     ) -> tuple[Patient, str]:
         key = new_key("acp")
         row = PatientRow(
-            id=patient_id, display_name=display_name, surgery_date=surgery_date,
-            approach=approach, catheter_out_on=catheter_out_on, key_hash=hash_key(key),
+            id=patient_id,
+            display_name=display_name,
+            surgery_date=surgery_date,
+            approach=approach,
+            catheter_out_on=catheter_out_on,
+            key_hash=hash_key(key),
             created_at=self._clock(),
         )
         with self._sessions.begin() as session:
@@ -122,8 +129,14 @@ class People:
     ) -> None:
         with self._sessions.begin() as session:
             session.add(
-                AuditRow(at=self._clock(), actor=actor, action=action, patient_id=patient_id,
-                         resource=resource, detail=detail)
+                AuditRow(
+                    at=self._clock(),
+                    actor=actor,
+                    action=action,
+                    patient_id=patient_id,
+                    resource=resource,
+                    detail=detail,
+                )
             )
 
     def audit_trail(self, patient_id: str | None = None, limit: int = 200) -> list[AuditRow]:

@@ -64,7 +64,9 @@ class EscalationOut(BaseModel):
             priority=ref.priority,  # type: ignore[arg-type]
             status=ref.status,
             appointment=AppointmentOut(
-                id=appointment.id, start=appointment.start, end=appointment.end,
+                id=appointment.id,
+                start=appointment.start,
+                end=appointment.end,
                 **{"with": appointment.with_},
             )
             if appointment

@@ -9,22 +9,25 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 import httpx
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.assistant import Assistant, TurnContext
+from app.avatars import AvatarHub
 from app.composers.base import AnswerComposer
 from app.metrics import Metrics
 from app.people import People
 from app.settings import Settings
 from app.turn import TurnResult
 from escalation.clinic import ClinicConfig
+from escalation.jobs import MEMORY_STORE
+from escalation.outbox import AlertOutbox
 from escalation.service import EscalationService
 from ingestion.embedding import Embedder
 from ingestion.index import CorpusIndexer, IngestReport, Progress
@@ -46,15 +49,15 @@ class Services:
     clock: Callable[[], datetime]
     http: httpx.AsyncClient
     make_composer: Callable[[Services], AnswerComposer]
-    extras: dict[str, Any] = field(default_factory=dict)
+    jobs: AsyncIOScheduler
+    alerts: AlertOutbox
+    avatars: AvatarHub
     embedder: Embedder | None = None
     collections: ChromaCollections | None = None
     search: CorpusSearch | None = None
     indexer: CorpusIndexer | None = None
     assistant: Assistant | None = None
-    started: list[Callable[[], Any]] = field(default_factory=list)
-    stopping: list[Callable[[], Any]] = field(default_factory=list)
-    _ingest_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    _background: bool = False
 
     @property
     def ready(self) -> bool:
@@ -71,7 +74,9 @@ class Services:
         )
         self.search = CorpusSearch(self.collections, self.embedder, self.settings.ingestion.top_k)
 
-    def ingest(self, corpus_dir: Path | None = None, progress: Progress | None = None) -> IngestReport:
+    def ingest(
+        self, corpus_dir: Path | None = None, progress: Progress | None = None
+    ) -> IngestReport:
         if self.indexer is None or self.search is None:
             self.load()
         assert self.indexer is not None and self.search is not None
@@ -101,26 +106,49 @@ class Services:
             clock=self.clock,
         )
 
-    async def start(self, ingest_if_empty: bool = False, ingest: bool = False) -> None:
-        """Load (in a thread), ingest when asked or when the index is empty, start jobs."""
+    async def start(
+        self, ingest_if_empty: bool = False, ingest: bool = False, background_jobs: bool = False
+    ) -> None:
+        """Load (in a thread), ingest when asked or when the index is empty, then serve.
+
+        ``background_jobs`` starts the deployment's scheduler: coordinator alert delivery and
+        retries, avatar keep-alives and periodic re-ingestion. Only the serving process
+        runs it; one-shot commands leave alerts queued for it.
+        """
         await asyncio.to_thread(self.load)
         assert self.collections is not None
         if ingest or (ingest_if_empty and self.collections.chunks.count() == 0):
             report = await asyncio.to_thread(self.ingest)
             log.info("ingest: %s", report.counts)
         self.activate()
-        for hook in self.started:
-            result = hook()
-            if asyncio.iscoroutine(result):
-                await result
+        if background_jobs:
+            self.jobs.start()
+            await self.alerts.start()
+            interval = self.settings.ingestion.reingest_interval_s
+            if interval > 0:
+                self.jobs.add_job(
+                    self._reingest,
+                    "interval",
+                    seconds=interval,
+                    id="reingest",
+                    jobstore=MEMORY_STORE,
+                    replace_existing=True,
+                )
+            self._background = True
+
+    async def _reingest(self) -> None:
+        report = await asyncio.to_thread(self.ingest)
+        if report.changed or report.counts["failed"]:
+            log.info("re-ingest: %s", report.counts)
 
     async def stop(self) -> None:
         if self.assistant is not None:
             await self.assistant.drain()
-        for hook in reversed(self.stopping):
-            result = hook()
-            if asyncio.iscoroutine(result):
-                await result
+        await self.avatars.close_all()
+        if self._background:
+            await self.alerts.stop()
+            self.jobs.shutdown(wait=False)
+            self._background = False
         await self.http.aclose()
 
     async def ask_cli(self, question: str, patient_id: str | None) -> TurnResult:

@@ -4,10 +4,10 @@ reads the environment."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
-from typing_extensions import Annotated
 
 from avatar_bridge.settings import AvatarSettings
 from escalation.settings import EscalationSettings
@@ -22,7 +22,9 @@ class Settings(BaseSettings):
         extra="ignore",
     )
 
-    data_dir: Path = Field(default=Path(".aftercare"), description="Chroma store and SQLite database.")
+    data_dir: Path = Field(
+        default=Path(".aftercare"), description="Chroma store and SQLite database."
+    )
     corpus_dir: Path = Field(default=Path("corpus"), description="The approved documents.")
     clinic_config: Path | None = Field(
         default=None, description="Clinic YAML; the shipped demo clinic when unset."

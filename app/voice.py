@@ -82,7 +82,9 @@ class VoiceSession:
                 await self._error("empty_transcript", "the transcript is empty")
                 return
             if len(text) > self._max_chars:
-                await self._error("too_long", f"the transcript is over {self._max_chars} characters")
+                await self._error(
+                    "too_long", f"the transcript is over {self._max_chars} characters"
+                )
                 return
             await self.cancel_turn()
             context = TurnContext(patient_id=self._patient_id, history=tuple(self._history))
@@ -162,6 +164,7 @@ class VoiceSession:
 
         ack = asyncio.create_task(acknowledge())
         answer: list[str] = []
+        self._metrics.turns_in_flight.inc()
         try:
             async for event in self._assistant.turn(text, context):
                 if isinstance(event, SentenceEvent):
@@ -169,24 +172,48 @@ class VoiceSession:
                     answer.append(event.text)
                     await speak(event.text)
                 elif isinstance(event, SourcesEvent):
-                    await self._send({"type": "turn.sources", "turn_id": turn_id,
-                                      "sources": [vars(s) for s in event.sources]})
+                    await self._send(
+                        {
+                            "type": "turn.sources",
+                            "turn_id": turn_id,
+                            "sources": [vars(s) for s in event.sources],
+                        }
+                    )
                 elif isinstance(event, RedFlagEvent):
-                    await self._send({"type": "turn.red_flag", "turn_id": turn_id,
-                                      "rule": event.red_flag.rule,
-                                      "priority": event.red_flag.priority})
+                    await self._send(
+                        {
+                            "type": "turn.red_flag",
+                            "turn_id": turn_id,
+                            "rule": event.red_flag.rule,
+                            "priority": event.red_flag.priority,
+                        }
+                    )
                 elif isinstance(event, EscalationEvent):
-                    await self._send({"type": "turn.escalation", "turn_id": turn_id,
-                                      **escalation_json(event.escalation)})
+                    await self._send(
+                        {
+                            "type": "turn.escalation",
+                            "turn_id": turn_id,
+                            **escalation_json(event.escalation),
+                        }
+                    )
                 elif isinstance(event, CompletedEvent):
                     self._metrics.observe(event.result, "voice")
-                    await self._send({"type": "turn.completed", "turn_id": turn_id,
-                                      "outcome": event.result.outcome,
-                                      "timings_ms": event.result.timings_ms})
+                    await self._send(
+                        {
+                            "type": "turn.completed",
+                            "turn_id": turn_id,
+                            "outcome": event.result.outcome,
+                            "timings_ms": event.result.timings_ms,
+                        }
+                    )
         finally:
             ack.cancel()
+            self._metrics.turns_in_flight.dec()
         self._history.extend([Message("patient", text), Message("assistant", " ".join(answer))])
         del self._history[: -2 * HISTORY_TURNS]
+
+    async def handle_error(self, code: str, message: str) -> None:
+        await self._error(code, message)
 
     async def _error(self, code: str, message: str) -> None:
         await self._send({"type": "error", "code": code, "message": message})
@@ -196,10 +223,17 @@ def escalation_json(ref: EscalationRef) -> dict[str, Any]:
     appointment = ref.appointment
     return {
         "escalation": {
-            "id": ref.id, "reason": ref.reason, "priority": ref.priority, "status": ref.status,
-            "appointment": None if appointment is None else {
-                "id": appointment.id, "start": appointment.start.isoformat(),
-                "end": appointment.end.isoformat(), "with": appointment.with_,
+            "id": ref.id,
+            "reason": ref.reason,
+            "priority": ref.priority,
+            "status": ref.status,
+            "appointment": None
+            if appointment is None
+            else {
+                "id": appointment.id,
+                "start": appointment.start.isoformat(),
+                "end": appointment.end.isoformat(),
+                "with": appointment.with_,
             },
         }
     }

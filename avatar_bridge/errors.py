@@ -11,3 +11,11 @@ class AvatarUnavailableError(AvatarError):
 
 class AvatarSessionError(AvatarError):
     """The session is unknown, closed, or dropped by the vendor."""
+
+
+class AvatarConfigError(AvatarError):
+    """The avatar platform is selected but a required setting (key, avatar, URL) is missing."""
+
+
+class AvatarCallbackError(AvatarError):
+    """A callback from the avatar platform is malformed or not ours."""

@@ -17,11 +17,11 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from escalation.clinic import load_clinic_config  # noqa: E402
-from ingestion.embedding import Embedder  # noqa: E402
-from ingestion.index import CorpusIndexer  # noqa: E402
-from ingestion.settings import IngestionSettings  # noqa: E402
-from ingestion.store import open_collections  # noqa: E402
+from escalation.clinic import load_clinic_config
+from ingestion.embedding import Embedder
+from ingestion.index import CorpusIndexer
+from ingestion.settings import IngestionSettings
+from ingestion.store import open_collections
 
 
 def main() -> None:
@@ -44,15 +44,19 @@ def main() -> None:
             report = indexer.ingest(corpus, placeholders)
             elapsed = time.perf_counter() - t0
             chunks = sum(d.chunks for d in report.documents)
-            print(f"{label:<22} {elapsed:7.2f} s  embeddings computed: {report.texts_embedded:5d}"
-                  f"  chunks: {chunks:4d}  counts: {report.counts}")
+            print(
+                f"{label:<22} {elapsed:7.2f} s  embeddings computed: {report.texts_embedded:5d}"
+                f"  chunks: {chunks:4d}  counts: {report.counts}"
+            )
 
         print(f"model load              {load_s:7.2f} s (not counted below)")
         timed("cold ingest")
         timed("re-ingest, no change")
         target = sorted(corpus.glob("*.md"))[0]
-        target.write_text(target.read_text(encoding="utf-8") + "\nOne more sentence for the test.\n",
-                          encoding="utf-8")
+        target.write_text(
+            target.read_text(encoding="utf-8") + "\nOne more sentence for the test.\n",
+            encoding="utf-8",
+        )
         timed(f"one changed ({target.name})")
 
 

@@ -19,13 +19,13 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from llama_index.core import VectorStoreIndex  # noqa: E402
-from llama_index.core.schema import TextNode  # noqa: E402
+from llama_index.core import VectorStoreIndex
+from llama_index.core.schema import TextNode
 
-from app.evaluation import load_questions, percentile  # noqa: E402
-from app.main import build_services  # noqa: E402
-from app.settings import Settings  # noqa: E402
-from ingestion.embedding import LlamaIndexEmbedding  # noqa: E402
+from app.evaluation import load_questions, percentile
+from app.main import build_services
+from app.settings import Settings
+from ingestion.embedding import LlamaIndexEmbedding
 
 
 def main() -> None:
@@ -35,7 +35,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     questions = [
-        q.question for q in load_questions(args.questions) if q.expected in ("answered", "escalated")
+        q.question
+        for q in load_questions(args.questions)
+        if q.expected in ("answered", "escalated")
     ]
     asyncio.run(run(questions, args.corpus, args.rounds))
 
@@ -77,15 +79,19 @@ async def run(questions: list[str], corpus: Path, rounds: int) -> None:
         await services.stop()
 
     def line(label: str, values: list[float]) -> str:
-        return (f"{label:<44} n={len(values):4d}  p50={percentile(values, 0.5):7.2f} ms  "
-                f"p95={percentile(values, 0.95):7.2f} ms  mean={statistics.fmean(values):7.2f} ms")
+        return (
+            f"{label:<44} n={len(values):4d}  p50={percentile(values, 0.5):7.2f} ms  "
+            f"p95={percentile(values, 0.95):7.2f} ms  mean={statistics.fmean(values):7.2f} ms"
+        )
 
     print(line("llama-index VectorStoreIndex retrieve", bare))
     print(line("aftercare whole turn (all in-scope/escalate)", ours))
     print(line("aftercare whole turn (answered only)", ours_answered))
     ratio = percentile(ours, 0.95) / percentile(bare, 0.95)
-    print(f"p95 ratio, whole turn / bare retrieval: {ratio:.2f} (target <= 1.5); "
-          f"p95 whole turn {percentile(ours, 0.95):.1f} ms (target < 40 ms)")
+    print(
+        f"p95 ratio, whole turn / bare retrieval: {ratio:.2f} (target <= 1.5); "
+        f"p95 whole turn {percentile(ours, 0.95):.1f} ms (target < 40 ms)"
+    )
 
 
 if __name__ == "__main__":

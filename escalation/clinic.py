@@ -42,6 +42,12 @@ class TriageThresholds(_Strict):
     fever_celsius: float = 38.0
     bleeding_urine_hours: float = 24.0
     no_urine_hours_after_removal: float = 6.0
+    sepsis_no_urine_hours: float = Field(
+        default=24.0, gt=0, description="No urine at all for this long is a sign of sepsis."
+    )
+    burning_days: float = Field(
+        default=3.0, gt=0, description="Burning when passing urine for longer than this is checked."
+    )
 
 
 class WorkingHours(_Strict):
@@ -91,7 +97,10 @@ class CareFacts(_Strict):
     strenuous_exercise_weeks: str = "6"
     no_enema_months_open: str = "3"
     first_psa_test: str = "6 to 12 weeks after your operation"
-    psa_schedule: str = "every 3 to 6 months for the first 2 years, then every 6 to 12 months, and once a year after 5 years"
+    psa_schedule: str = (
+        "every 3 to 6 months for the first 2 years, then every 6 to 12 months, "
+        "and once a year after 5 years"
+    )
     psa_recurrence_level: str = "0.2 ng/mL"
 
 
@@ -108,7 +117,9 @@ class ClinicConfig(_Strict):
         for section in (self.contacts, self.facts):
             values.update({k: str(v) for k, v in section.model_dump().items()})
         values["fever_celsius"] = f"{self.triage.fever_celsius:g}"
-        values["fever_fahrenheit"] = f"{self.triage.fever_celsius * 9 / 5 + 32:.1f}".rstrip("0").rstrip(".")
+        values["fever_fahrenheit"] = f"{self.triage.fever_celsius * 9 / 5 + 32:.1f}".rstrip(
+            "0"
+        ).rstrip(".")
         return values
 
 

@@ -7,3 +7,27 @@ class EscalationError(Exception):
 
 class ClinicConfigError(EscalationError):
     """The clinic configuration file is missing or invalid."""
+
+
+class DeliveryError(EscalationError):
+    """A coordinator alert could not be delivered through one channel (it is retried)."""
+
+
+class AlertConfigError(EscalationError):
+    """The coordinator alert channels (webhook, email) are configured inconsistently."""
+
+
+class UnknownEscalationError(EscalationError):
+    """No escalation has the given id."""
+
+
+class IllegalTransitionError(EscalationError):
+    """The escalation's status cannot change that way (e.g. a resolved one cannot be booked)."""
+
+
+class UnknownAppointmentError(EscalationError):
+    """No appointment has the given id."""
+
+
+class SchedulerUnavailableError(EscalationError):
+    """The appointment system could not be reached or failed; nothing was booked."""

@@ -7,8 +7,8 @@ the labelled question set (``aftercare eval --calibrate``); the threshold is a s
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Literal, Protocol
 
 Decision = Literal["answer", "escalate"]
@@ -39,8 +39,14 @@ class PolicyWeights:
     unknown: float = -5.0
 
     def as_vector(self) -> list[float]:
-        return [self.bias, self.top_score, self.best_sentence, self.overlap, self.margin,
-                self.unknown]
+        return [
+            self.bias,
+            self.top_score,
+            self.best_sentence,
+            self.overlap,
+            self.margin,
+            self.unknown,
+        ]
 
 
 @dataclass(frozen=True)
@@ -51,8 +57,14 @@ class PolicyResult:
 
 def features(signals: Signals) -> list[float]:
     """The policy's inputs, in the order of ``PolicyWeights.as_vector`` (bias first)."""
-    return [1.0, signals.top_score, signals.best_sentence, signals.overlap, signals.margin,
-            signals.unknown]
+    return [
+        1.0,
+        signals.top_score,
+        signals.best_sentence,
+        signals.overlap,
+        signals.margin,
+        signals.unknown,
+    ]
 
 
 def score(values: Sequence[float], weights: PolicyWeights) -> float:

@@ -1,9 +1,79 @@
 """The escalation package's section of the settings (``AFTERCARE_ESCALATION__...``)."""
 
-from pydantic import BaseModel, Field
+import json
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic_settings import NoDecode
 
 
 class EscalationSettings(BaseModel):
     confidence_threshold: float = Field(
         default=0.5, ge=0.0, le=1.0, description="Below this confidence the turn escalates."
     )
+
+    # Coordinator alerts: a signed JSON webhook and/or email; unset channels are off.
+    webhook_url: str | None = Field(
+        default=None, description="Coordinators' webhook: JSON POST signed with HMAC-SHA256."
+    )
+    webhook_secret: SecretStr | None = Field(
+        default=None, description="Shared secret for the webhook signature."
+    )
+    webhook_timeout_s: float = Field(default=10.0, gt=0)
+    smtp_host: str | None = Field(default=None, description="Mail server for alert emails.")
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_starttls: bool = True
+    smtp_timeout_s: float = Field(default=15.0, gt=0)
+    email_from: str = "aftercare@localhost"
+    email_to: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="Coordinators' addresses, comma separated."
+    )
+    alert_max_attempts: int = Field(
+        default=8, ge=1, le=100, description="Tries per alert before it is marked failed."
+    )
+    alert_base_delay_s: float = Field(
+        default=5.0, gt=0, description="First retry delay; later ones grow to 360 times it."
+    )
+    public_base_url: str = Field(
+        default="http://127.0.0.1:8000", description="Base of the links sent to coordinators."
+    )
+
+    # Appointment booking: the built-in book in the database, or the clinic's FHIR R4 server.
+    scheduler: Literal["builtin", "fhir"] = Field(
+        default="builtin", description="Where appointments are booked."
+    )
+    fhir_base_url: str | None = Field(
+        default=None, description="FHIR R4 base URL, e.g. https://fhir.example.org/r4."
+    )
+    fhir_schedule_ids: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="FHIR Schedule ids to book from, comma separated."
+    )
+    fhir_token: SecretStr | None = Field(default=None, description="Bearer token for FHIR.")
+    fhir_timeout_s: float = Field(default=10.0, gt=0)
+
+    @field_validator("fhir_schedule_ids", mode="before")
+    @classmethod
+    def _split_schedules(cls, value: object) -> object:
+        if isinstance(value, str):
+            if value.lstrip().startswith("["):
+                return json.loads(value)
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("email_to", mode="before")
+    @classmethod
+    def _split_addresses(cls, value: object) -> object:
+        if isinstance(value, str):
+            if value.lstrip().startswith("["):
+                return json.loads(value)
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("webhook_url", "smtp_host", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value

@@ -64,8 +64,13 @@ class IngestReport:
     def as_dict(self) -> dict[str, Any]:
         return {
             "documents": [
-                {"path": d.path, "doc_id": d.doc_id, "status": d.status, "chunks": d.chunks,
-                 "error": d.error}
+                {
+                    "path": d.path,
+                    "doc_id": d.doc_id,
+                    "status": d.status,
+                    "chunks": d.chunks,
+                    "error": d.error,
+                }
                 for d in self.documents
             ],
             "counts": self.counts,
@@ -161,9 +166,7 @@ def _text_node(chunk: Chunk, path: str, count: int) -> TextNode:
 class CorpusIndexer:
     """Runs ingestion: discover, load, chunk, embed (llama-index pipeline), write to Chroma."""
 
-    def __init__(
-        self, collections: ChromaCollections, embedder: Embedder, max_tokens: int
-    ) -> None:
+    def __init__(self, collections: ChromaCollections, embedder: Embedder, max_tokens: int) -> None:
         self._collections = collections
         self._embedder = embedder
         self._vector_store = ChromaVectorStore(chroma_collection=collections.chunks)
@@ -273,8 +276,12 @@ class CorpusIndexer:
                 ids.append(f"{node.node_id}:s{j}")
                 texts.append(sentence)
                 metadatas.append(
-                    {"chunk_id": node.node_id, "doc_id": meta["doc_id"],
-                     "content_hash": meta["content_hash"], "position": j}
+                    {
+                        "chunk_id": node.node_id,
+                        "doc_id": meta["doc_id"],
+                        "content_hash": meta["content_hash"],
+                        "position": j,
+                    }
                 )
         vectors = self._embedder.embed(texts)
         self._collections.sentences.upsert(

@@ -15,7 +15,7 @@ _HEADING = re.compile(r"^[A-Z0-9][^.!?:;,]{1,58}[^.!?:;,\s]$")
 
 
 def read_pdf_text(path: Path, shown: Path) -> str:
-    """The PDF's text as light Markdown; raises DocumentError for corrupt, locked or scanned files."""
+    """The text as light Markdown; DocumentError for corrupt, locked or scanned files."""
     try:
         reader = PdfReader(path)
         if reader.is_encrypted and not reader.decrypt(""):

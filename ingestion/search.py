@@ -100,7 +100,9 @@ class CorpusSearch:
             raise IndexUnavailableError(f"cannot read the corpus index: {exc}") from exc
         rows: dict[str, list[tuple[int, str, Any]]] = {}
         for text, meta, vector in zip(
-            got["documents"] or [], got["metadatas"] or [], _rows(got.get("embeddings")),
+            got["documents"] or [],
+            got["metadatas"] or [],
+            _rows(got.get("embeddings")),
             strict=True,
         ):
             rows.setdefault(str(meta["chunk_id"]), []).append((int(meta["position"]), text, vector))
@@ -153,7 +155,10 @@ class CorpusSearch:
         passages = [
             self._passage(chunk_id, meta, text, 1.0 - float(distance), query_vector, query_stems)
             for chunk_id, meta, text, distance in zip(
-                got["ids"][0], got["metadatas"][0], got["documents"][0], got["distances"][0],
+                got["ids"][0],
+                got["metadatas"][0],
+                got["documents"][0],
+                got["distances"][0],
                 strict=True,
             )
         ]
@@ -175,7 +180,8 @@ class CorpusSearch:
         texts = cache.texts.get(chunk_id, [])
         scores = cache.vectors[chunk_id] @ query_vector if texts else np.zeros(0)
         sentences = tuple(
-            ScoredSentence(i, t, float(s)) for i, (t, s) in enumerate(zip(texts, scores, strict=True))
+            ScoredSentence(i, t, float(s))
+            for i, (t, s) in enumerate(zip(texts, scores, strict=True))
         )
         chunk_stems = cache.chunk_stems.get(chunk_id, frozenset())
         heading_stems = set(content_stems(f"{meta.get('title', '')} {meta.get('section', '')}"))

@@ -14,3 +14,6 @@ class IngestionSettings(BaseModel):
     )
     chroma_port: int = 8000
     embed_batch_size: int = Field(default=32, ge=1, le=512)
+    reingest_interval_s: float = Field(
+        default=300, ge=0, description="How often the server re-reads the corpus; 0: never."
+    )

@@ -14,8 +14,23 @@ from ingestion.text import content_stems
 
 _MAX_SENTENCES = 3
 _MAX_WORDS = 75
-_LEADS_BACK = ("this ", "it ", "they ", "these ", "that ", "after that", "then ", "so ", "but ",
-               "also ", "if so", "if it", "if they", "he ", "she ")
+_LEADS_BACK = (
+    "this ",
+    "it ",
+    "they ",
+    "these ",
+    "that ",
+    "after that",
+    "then ",
+    "so ",
+    "but ",
+    "also ",
+    "if so",
+    "if it",
+    "if they",
+    "he ",
+    "she ",
+)
 
 
 @dataclass(frozen=True)
@@ -51,14 +66,20 @@ def select_sentences(question: str, passages: Sequence[Passage]) -> list[tuple[P
         positions.insert(0, positions[0] - 1)
     words = sum(len(sentences[p].text.split()) for p in positions)
     followers = sorted(
-        (c for c in candidates
-         if c.passage.chunk_id == best.passage.chunk_id and c.sentence.position > positions[-1]),
+        (
+            c
+            for c in candidates
+            if c.passage.chunk_id == best.passage.chunk_id and c.sentence.position > positions[-1]
+        ),
         key=lambda c: c.sentence.position,
     )
     for follower in followers:
         size = len(follower.sentence.text.split())
-        if (len(positions) >= _MAX_SENTENCES or follower.score < best.score - 0.12
-                or words + size > _MAX_WORDS):
+        if (
+            len(positions) >= _MAX_SENTENCES
+            or follower.score < best.score - 0.12
+            or words + size > _MAX_WORDS
+        ):
             break
         positions.append(follower.sentence.position)
         words += size

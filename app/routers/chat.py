@@ -49,14 +49,19 @@ async def chat_completions(request: Request) -> Response:
     utterance = body.utterance()
     if utterance is None:
         return JSONResponse(
-            openai_error("The request has no user message to answer.", "invalid_request_error",
-                         None, "messages"),
+            openai_error(
+                "The request has no user message to answer.",
+                "invalid_request_error",
+                None,
+                "messages",
+            ),
             status_code=400,
         )
     if len(utterance) > services.settings.max_question_chars:
         return JSONResponse(
-            openai_error("The user message is too long.", "invalid_request_error", None,
-                         "messages"),
+            openai_error(
+                "The user message is too long.", "invalid_request_error", None, "messages"
+            ),
             status_code=400,
         )
     if services.assistant is None:

@@ -51,9 +51,7 @@ STATIC_HEADERS: dict[str, str] = {
 
 
 def _page(name: str) -> FileResponse:
-    return FileResponse(
-        WEB_DIR / name, media_type="text/html; charset=utf-8", headers=PAGE_HEADERS
-    )
+    return FileResponse(WEB_DIR / name, media_type="text/html; charset=utf-8", headers=PAGE_HEADERS)
 
 
 @router.get("/", include_in_schema=False)

@@ -6,8 +6,16 @@ from datetime import datetime
 from typing import Any
 
 OUTCOMES = {"answered", "escalated", "red_flag", "smalltalk"}
-KEYS = {"question", "outcome", "answer", "confidence", "sources", "red_flag", "escalation",
-        "timings_ms"}
+KEYS = {
+    "question",
+    "outcome",
+    "answer",
+    "confidence",
+    "sources",
+    "red_flag",
+    "escalation",
+    "timings_ms",
+}
 
 
 def check_ask_object(body: dict[str, Any]) -> None:

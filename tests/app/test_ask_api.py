@@ -73,7 +73,9 @@ def test_smalltalk(live_app: LiveApp) -> None:
         ({"question": "hi", "surprise": True}, "surprise"),
     ],
 )
-def test_bad_requests_name_the_field(live_app: LiveApp, payload: dict[str, object], field: str) -> None:
+def test_bad_requests_name_the_field(
+    live_app: LiveApp, payload: dict[str, object], field: str
+) -> None:
     response = httpx.post(f"{live_app.base_url}/v1/ask", json=payload, timeout=30)
     assert response.status_code == 422
     assert field in {item["field"] for item in response.json()["detail"]}
@@ -81,8 +83,10 @@ def test_bad_requests_name_the_field(live_app: LiveApp, payload: dict[str, objec
 
 def test_malformed_json(live_app: LiveApp) -> None:
     response = httpx.post(
-        f"{live_app.base_url}/v1/ask", content=b"{not json",
-        headers={"content-type": "application/json"}, timeout=30,
+        f"{live_app.base_url}/v1/ask",
+        content=b"{not json",
+        headers={"content-type": "application/json"},
+        timeout=30,
     )
     assert response.status_code == 422
 
@@ -98,7 +102,8 @@ def test_known_patient_with_key_is_audited(live_app: LiveApp) -> None:
     response = httpx.post(
         f"{live_app.base_url}/v1/ask",
         json={"question": "when can I drive again?", "patient_id": patient.id},
-        headers={"Authorization": f"Bearer {key}"}, timeout=60,
+        headers={"Authorization": f"Bearer {key}"},
+        timeout=60,
     )
     assert response.status_code == 200
     check_ask_object(response.json())
@@ -107,6 +112,7 @@ def test_known_patient_with_key_is_audited(live_app: LiveApp) -> None:
     wrong = httpx.post(
         f"{live_app.base_url}/v1/ask",
         json={"question": "when can I drive again?", "patient_id": patient.id},
-        headers={"Authorization": "Bearer acp_wrong"}, timeout=60,
+        headers={"Authorization": "Bearer acp_wrong"},
+        timeout=60,
     )
     assert wrong.status_code == 401

@@ -60,7 +60,9 @@ def test_draft_is_never_indexed(embedder: Embedder, small_corpus: Path, data_dir
     assert all("unicorn" not in p.text for p in result.passages)
 
 
-def test_changed_document_is_replaced(embedder: Embedder, small_corpus: Path, data_dir: Path) -> None:
+def test_changed_document_is_replaced(
+    embedder: Embedder, small_corpus: Path, data_dir: Path
+) -> None:
     ix, search = indexer(embedder, data_dir)
     ix.ingest(small_corpus, VALUES)
     before = held(data_dir)["driving"]
@@ -99,7 +101,9 @@ def test_broken_update_keeps_last_good_version(
     path.write_text(path.read_text().replace("status: approved", "status: finished"))
     report = ix.ingest(small_corpus, VALUES)
     failed = [d for d in report.documents if d.status == "failed"]
-    assert len(failed) == 1 and failed[0].doc_id == "catheter" and "status" in (failed[0].error or "")
+    assert (
+        len(failed) == 1 and failed[0].doc_id == "catheter" and "status" in (failed[0].error or "")
+    )
     assert failed[0].path == "catheter.md"
     assert held(data_dir)["catheter"] == good
     search.refresh()
@@ -176,7 +180,9 @@ def test_kill_mid_ingest_then_rerun_is_consistent(
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])}
     proc = subprocess.run(
         [sys.executable, str(script), str(small_corpus), str(data_dir), stage],
-        env=env, capture_output=True, timeout=240,
+        env=env,
+        capture_output=True,
+        timeout=240,
     )
     assert proc.returncode == -9, proc.stderr.decode()[-2000:]
 
@@ -199,8 +205,11 @@ def test_chunks_fit_the_model_window(embedder: Embedder, tmp_path: Path, data_di
     sentence = "Pelvic floor exercises strengthen the muscles that help you hold urine in. "
     body = "# Long\n\n## One very long section\n\n" + sentence * 120 + "\n"
     (corpus / "long.md").write_text(
-        (Path(__file__).parents[1] / "fixtures/corpus/driving.md").read_text().split("# Driving")[0]
-        .replace("id: driving", "id: long") + body
+        (Path(__file__).parents[1] / "fixtures/corpus/driving.md")
+        .read_text()
+        .split("# Driving")[0]
+        .replace("id: driving", "id: long")
+        + body
     )
     ix, _ = indexer(embedder, data_dir)
     report = ix.ingest(corpus, VALUES)

@@ -1,0 +1,252 @@
+"""Escalations end to end: record, book, tell the coordinators, and what staff do next.
+
+An escalation is never dropped: when no slot is free, when the appointment system fails,
+or when telling the coordinators fails, it stays open with ``needs_attention`` and a reason
+a coordinator can act on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import builtins
+import logging
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, Protocol
+
+from escalation.errors import EscalationError
+from escalation.records import (
+    SYSTEM_ACTOR,
+    Appointment,
+    Escalation,
+    EscalationEvent,
+    EscalationRepository,
+    NewEscalation,
+    Priority,
+    Status,
+    check_transition,
+)
+from escalation.scheduling import BookingRequest, Scheduler
+
+log = logging.getLogger(__name__)
+
+EMERGENCY_REASON = "emergency: patient told to call the emergency services; follow up"
+NO_SAME_DAY_REASON = "no same-day slot: call back"
+SCHEDULER_FAILED_REASON = "appointment system unavailable: book by hand"
+ALERT_FAILED_REASON = "coordinator notification failed"
+
+
+def no_slot_reason(horizon_days: int) -> str:
+    return f"no free slot within {horizon_days} days"
+
+
+class CoordinatorAlerts(Protocol):
+    def enqueue(self, escalation_id: str, event: str, payload: dict[str, Any]) -> None:
+        """Store the alert durably for delivery; returns fast."""
+        ...
+
+
+def alert_payload(escalation: Escalation) -> dict[str, Any]:
+    """Everything a coordinator needs about an escalation, as JSON-ready values."""
+    return escalation.model_dump(mode="json")
+
+
+class EscalationService:
+    """Opens escalations and carries out staff actions on them. Safe under concurrency."""
+
+    def __init__(
+        self,
+        repository: EscalationRepository,
+        scheduler: Scheduler,
+        alerts: CoordinatorAlerts,
+        clock: Callable[[], datetime],
+        *,
+        horizon_days: int = 28,
+    ) -> None:
+        self._repository = repository
+        self._scheduler = scheduler
+        self._alerts = alerts
+        self._clock = clock
+        self._horizon_days = horizon_days
+
+    @property
+    def booking_reasons(self) -> tuple[str, ...]:
+        """Attention reasons that a successful booking settles."""
+        return (
+            no_slot_reason(self._horizon_days),
+            NO_SAME_DAY_REASON,
+            SCHEDULER_FAILED_REASON,
+        )
+
+    async def open(self, new: NewEscalation) -> Escalation:
+        """Record the escalation, book it when its priority allows, alert the coordinators.
+
+        Idempotent on ``new.idempotency_key``: a retry returns the stored escalation (and
+        finishes the booking if the first attempt stopped before it).
+        """
+        escalation, created = await asyncio.to_thread(self._repository.create, new)
+        if not created and not self._unfinished(escalation):
+            return escalation
+        escalation = await self._book_new(escalation)
+        return await self._alert(escalation, "escalation.created")
+
+    async def get(self, escalation_id: str) -> Escalation:
+        return await asyncio.to_thread(self._repository.get, escalation_id)
+
+    async def history(self, escalation_id: str) -> builtins.list[EscalationEvent]:
+        return await asyncio.to_thread(self._repository.events, escalation_id)
+
+    async def acknowledge(self, escalation_id: str, actor: str) -> Escalation:
+        escalation = await asyncio.to_thread(
+            self._repository.transition, escalation_id, "acknowledged", actor, None
+        )
+        return await self._alert(escalation, "escalation.acknowledged")
+
+    async def resolve(self, escalation_id: str, actor: str, note: str | None = None) -> Escalation:
+        escalation = await asyncio.to_thread(
+            self._repository.transition, escalation_id, "resolved", actor, note
+        )
+        return await self._alert(escalation, "escalation.resolved")
+
+    async def cancel(self, escalation_id: str, actor: str, note: str | None = None) -> Escalation:
+        """Cancel the escalation and free its appointment's slot."""
+        escalation = await asyncio.to_thread(
+            self._repository.transition, escalation_id, "cancelled", actor, note
+        )
+        if escalation.appointment is not None:
+            await self._cancel_appointment(escalation.appointment)
+            escalation = await self.get(escalation_id)
+        return await self._alert(escalation, "escalation.cancelled")
+
+    async def reschedule(
+        self, escalation_id: str, actor: str, not_before: datetime | None = None
+    ) -> Escalation:
+        """Book a new appointment (from ``not_before`` on), then cancel the old one.
+
+        The new slot is taken before the old one is freed, so the patient never ends up
+        with neither; with no free slot the old appointment stays and the escalation is
+        flagged for attention. Scheduler failures are raised to the staff caller.
+        An emergency escalation is rebooked with urgent rules (a staff follow-up).
+        """
+        escalation = await self.get(escalation_id)
+        check_transition(escalation_id, escalation.status, "booked")
+        old = escalation.appointment
+        attempts = await asyncio.to_thread(self._repository.appointments_of, escalation_id)
+        priority: Priority = "urgent" if escalation.priority == "emergency" else escalation.priority
+        request = BookingRequest(
+            escalation_id=escalation_id,
+            patient_id=escalation.patient_id,
+            priority=priority,
+            idempotency_key=f"{escalation_id}:booking:{len(attempts)}",
+            not_before=not_before or self._clock(),
+            description=_description(escalation),
+        )
+        appointment = await self._scheduler.book(request)
+        if appointment is None:
+            reason = self._no_slot(priority)
+            escalation = await asyncio.to_thread(
+                self._repository.mark_attention, escalation_id, f"reschedule: {reason}", actor
+            )
+            return await self._alert(escalation, "escalation.attention")
+        escalation = await asyncio.to_thread(
+            self._repository.record_booking,
+            escalation_id,
+            appointment,
+            actor,
+            "rescheduled" if old is not None else "booked",
+            (*self.booking_reasons, *(f"reschedule: {r}" for r in self.booking_reasons)),
+        )
+        if old is not None and old.id != appointment.id:
+            await self._cancel_appointment(old)
+            escalation = await self.get(escalation_id)
+        return await self._alert(escalation, "escalation.rescheduled")
+
+    async def mark_attention(self, escalation_id: str, reason: str) -> Escalation:
+        """Flag for a coordinator (e.g. by notifications when delivery fails).
+
+        Sends no alert: the caller is usually the alert delivery itself.
+        """
+        return await asyncio.to_thread(self._repository.mark_attention, escalation_id, reason)
+
+    async def list_appointments(self, start: datetime, end: datetime) -> builtins.list[Appointment]:
+        return await self._scheduler.list_appointments(start, end)
+
+    async def list(
+        self, status: Status | None = None, priority: Priority | None = None
+    ) -> builtins.list[Escalation]:
+        """Emergency, then urgent, then routine; oldest first within each."""
+        return await asyncio.to_thread(self._repository.list, status, priority)
+
+    # internals
+
+    def _unfinished(self, escalation: Escalation) -> bool:
+        """A stored escalation whose first attempt stopped before booking was tried."""
+        return (
+            escalation.status == "open"
+            and escalation.appointment is None
+            and not escalation.needs_attention
+        )
+
+    def _no_slot(self, priority: Priority) -> str:
+        return NO_SAME_DAY_REASON if priority == "urgent" else no_slot_reason(self._horizon_days)
+
+    async def _book_new(self, escalation: Escalation) -> Escalation:
+        if escalation.priority == "emergency":
+            return await asyncio.to_thread(
+                self._repository.mark_attention, escalation.id, EMERGENCY_REASON
+            )
+        request = BookingRequest(
+            escalation_id=escalation.id,
+            patient_id=escalation.patient_id,
+            priority=escalation.priority,
+            idempotency_key=f"{escalation.id}:booking:0",
+            not_before=self._clock(),
+            description=_description(escalation),
+        )
+        try:
+            appointment = await self._scheduler.book(request)
+        except Exception as exc:  # never lose the escalation, whatever the scheduler did
+            log.warning("booking failed for escalation %s: %s", escalation.id, type(exc).__name__)
+            return await asyncio.to_thread(
+                self._repository.mark_attention, escalation.id, SCHEDULER_FAILED_REASON
+            )
+        if appointment is None:
+            return await asyncio.to_thread(
+                self._repository.mark_attention, escalation.id, self._no_slot(escalation.priority)
+            )
+        return await asyncio.to_thread(
+            self._repository.record_booking,
+            escalation.id,
+            appointment,
+            SYSTEM_ACTOR,
+            f"booked with {appointment.clinician_name}",
+        )
+
+    async def _cancel_appointment(self, appointment: Appointment) -> None:
+        try:
+            await self._scheduler.cancel(appointment.id)
+        except EscalationError:
+            await asyncio.to_thread(
+                self._repository.mark_attention,
+                appointment.escalation_id,
+                f"appointment {appointment.id} could not be cancelled: cancel it by hand",
+            )
+            raise
+        await asyncio.to_thread(self._repository.mark_appointment_cancelled, appointment.id)
+
+    async def _alert(self, escalation: Escalation, event: str) -> Escalation:
+        try:
+            self._alerts.enqueue(escalation.id, event, alert_payload(escalation))
+        except Exception as exc:  # the record stays; a coordinator sees it in the list
+            log.error(
+                "could not queue %s for escalation %s: %s", event, escalation.id, type(exc).__name__
+            )
+            return await asyncio.to_thread(
+                self._repository.mark_attention, escalation.id, ALERT_FAILED_REASON
+            )
+        return escalation
+
+
+def _description(escalation: Escalation) -> str:
+    rule = f", {escalation.red_flag_rule}" if escalation.red_flag_rule else ""
+    return f"Aftercare escalation ({escalation.priority}, {escalation.reason}{rule})"
