@@ -45,6 +45,7 @@ from app.turn import (
 from escalation.clinic import ClinicConfig
 from escalation.policy import PolicyWeights, decide
 from escalation.records import Escalation, NewEscalation
+from escalation.scope import needs_clinician
 from escalation.records import Passage as EscalationPassage
 from escalation.service import EscalationService
 from ingestion.search import CorpusSearch, Passage, SearchResult
@@ -169,9 +170,10 @@ class Assistant:
         result = await asyncio.to_thread(self._search.search, question)
         since = timer.mark("retrieval", since)
         policy = decide(result.signals, self._threshold, self._weights)
+        clinician_only = needs_clinician(question)
         since = timer.mark("policy", since)
 
-        if policy.decision == "answer":
+        if policy.decision == "answer" and clinician_only is None:
             sentences: list[tuple[str, str | None]] = []
             try:
                 async for composed in self._composer.compose(

@@ -17,18 +17,22 @@ import numpy as np
 
 from escalation.policy import PolicyWeights, features, score
 
-ESCALATE_TARGET = 0.97
+ESCALATE_TARGET = 0.95
 
 
-def fit_weights(x: np.ndarray, y: np.ndarray, l2: float = 0.05, steps: int = 4000) -> np.ndarray:
-    """Logistic regression by gradient descent (bias is column 0, not regularised)."""
+def fit_weights(x: np.ndarray, y: np.ndarray, l2: float = 0.01, steps: int = 50) -> np.ndarray:
+    """L2-regularised logistic regression by Newton's method (bias, column 0, is free)."""
     w = np.zeros(x.shape[1])
-    rate = 0.5
+    penalty = np.full(x.shape[1], l2 * len(y))
+    penalty[0] = 0.0
     for _ in range(steps):
-        p = 1.0 / (1.0 + np.exp(-(x @ w)))
-        grad = x.T @ (p - y) / len(y)
-        grad[1:] += l2 * w[1:]
-        w -= rate * grad
+        p = 1.0 / (1.0 + np.exp(-np.clip(x @ w, -30, 30)))
+        gradient = x.T @ (p - y) + penalty * w
+        hessian = (x * (p * (1 - p))[:, None]).T @ x + np.diag(penalty) + 1e-9 * np.eye(len(w))
+        step = np.linalg.solve(hessian, gradient)
+        w -= step
+        if np.abs(step).max() < 1e-8:
+            break
     return w
 
 
@@ -51,6 +55,7 @@ def choose_threshold(
 
 def calibrate(services: Any, questions: Sequence[Any]) -> dict[str, Any]:
     from escalation.intents import is_smalltalk, wants_person
+    from escalation.scope import needs_clinician
     from escalation.triage import triage
 
     rows: list[list[float]] = []
@@ -60,7 +65,8 @@ def calibrate(services: Any, questions: Sequence[Any]) -> dict[str, Any]:
         if item.expected not in ("answered", "escalated"):
             continue
         text = item.question
-        if triage(text, services.clinic) or is_smalltalk(text) or wants_person(text):
+        if (triage(text, services.clinic) or is_smalltalk(text) or wants_person(text)
+                or needs_clinician(text)):
             continue
         result = services.search.search(text)
         top_doc = result.passages[0].doc_id if result.passages else None

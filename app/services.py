@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -28,6 +29,7 @@ from app.turn import TurnResult
 from escalation.clinic import ClinicConfig
 from escalation.jobs import MEMORY_STORE
 from escalation.outbox import AlertOutbox
+from escalation.policy import PolicyWeights
 from escalation.service import EscalationService
 from ingestion.embedding import Embedder
 from ingestion.index import CorpusIndexer, IngestReport, Progress
@@ -57,6 +59,7 @@ class Services:
     search: CorpusSearch | None = None
     indexer: CorpusIndexer | None = None
     assistant: Assistant | None = None
+    policy: tuple[float, PolicyWeights] | None = None
     _background: bool = False
 
     @property
@@ -92,17 +95,25 @@ class Services:
         self.search.refresh()
         self.assistant = self.build_assistant()
 
-    def build_assistant(self) -> Assistant:
-        from escalation.policy import PolicyWeights
+    def apply_policy(self, calibration: dict[str, Any]) -> None:
+        """Use freshly fitted weights and threshold (``aftercare eval --calibrate``)."""
+        self.policy = (
+            float(calibration["threshold"]), PolicyWeights(**calibration["weights"])
+        )
+        self.assistant = self.build_assistant()
 
+    def build_assistant(self) -> Assistant:
         assert self.search is not None
+        threshold, weights = self.policy or (
+            self.settings.escalation.confidence_threshold, PolicyWeights()
+        )
         return Assistant(
             search=self.search,
             composer=self.make_composer(self),
             escalations=self.escalations,
             clinic=self.clinic,
-            threshold=self.settings.escalation.confidence_threshold,
-            weights=PolicyWeights(),
+            threshold=threshold,
+            weights=weights,
             clock=self.clock,
         )
 

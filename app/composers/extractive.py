@@ -46,10 +46,10 @@ def select_sentences(question: str, passages: Sequence[Passage]) -> list[tuple[P
     if not passages:
         return []
     query = set(content_stems(question))
-    top = passages[0].score
     candidates: list[_Candidate] = []
+    # One document answers: the best-ranked one; its other passages may hold the sentence.
     for rank, passage in enumerate(passages[:4]):
-        if passage.doc_id != passages[0].doc_id and passage.score < top - 0.05:
+        if passage.doc_id != passages[0].doc_id:
             continue
         for sentence in passage.sentences:
             words = set(content_stems(sentence.text))

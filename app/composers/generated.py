@@ -16,12 +16,12 @@ import logging
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 import openai
 from numpy.typing import NDArray
-from openai import AsyncOpenAI
+from openai import AsyncOpenAI, AsyncStream
+from openai.types.chat import ChatCompletionChunk
 
 from app.composers.base import AnswerComposer, CannotAnswer, ComposedSentence, CompositionRequest
 from app.composers.extractive import attribution
@@ -90,7 +90,7 @@ class GeneratedComposer:
             asyncio.to_thread(self._support.grounds, request.passages, known)
         )
         answer = _Answer()
-        stream: Any = None
+        stream: AsyncStream[ChatCompletionChunk] | None = None
         sentences: AsyncIterator[str] | None = None
         reason: FallbackReason | None = None
         try:
@@ -98,7 +98,7 @@ class GeneratedComposer:
                 async with asyncio.timeout(self._first_timeout) as scope:
                     stream = await self._client.chat.completions.create(
                         model=self._model,
-                        messages=build_messages(request),  # type: ignore[arg-type]
+                        messages=build_messages(request),
                         temperature=self._temperature,
                         stream=True,
                     )
@@ -199,7 +199,7 @@ class GeneratedComposer:
         return ComposedSentence(attribution(title), None) if title else None
 
 
-async def _sentences(stream: Any) -> AsyncIterator[str]:
+async def _sentences(stream: AsyncStream[ChatCompletionChunk]) -> AsyncIterator[str]:
     splitter = SentenceStream()
     async for chunk in stream:
         if not chunk.choices:
@@ -212,7 +212,9 @@ async def _sentences(stream: Any) -> AsyncIterator[str]:
         yield sentence
 
 
-async def _close(sentences: AsyncIterator[str] | None, stream: Any) -> None:
+async def _close(
+    sentences: AsyncIterator[str] | None, stream: AsyncStream[ChatCompletionChunk] | None
+) -> None:
     closer = getattr(sentences, "aclose", None)
     if closer is not None:
         with contextlib.suppress(Exception):

@@ -5,6 +5,12 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from openai.types.chat import (
+    ChatCompletionMessageParam,
+    ChatCompletionSystemMessageParam,
+    ChatCompletionUserMessageParam,
+)
+
 from app.composers.base import CompositionRequest, Message
 from ingestion.search import Passage
 
@@ -50,7 +56,7 @@ def _history_lines(history: Sequence[Message]) -> list[str]:
     return lines
 
 
-def build_messages(request: CompositionRequest) -> list[dict[str, str]]:
+def build_messages(request: CompositionRequest) -> list[ChatCompletionMessageParam]:
     """The system prompt and one user message: passages, context, then the question."""
     parts = ["Passages:"]
     parts += [passage_line(i, p) for i, p in enumerate(request.passages, start=1)]
@@ -59,10 +65,9 @@ def build_messages(request: CompositionRequest) -> list[dict[str, str]]:
     if request.history:
         parts += ["", "The conversation so far:", *_history_lines(request.history)]
     parts += ["", f"His question: {' '.join(request.question.split())}"]
-    return [
-        {"role": "system", "content": SYSTEM_PROMPT},
-        {"role": "user", "content": "\n".join(parts)},
-    ]
+    system: ChatCompletionSystemMessageParam = {"role": "system", "content": SYSTEM_PROMPT}
+    user: ChatCompletionUserMessageParam = {"role": "user", "content": "\n".join(parts)}
+    return [system, user]
 
 
 def _plain(text: str) -> str:

@@ -18,6 +18,7 @@ from app.composers.extractive import ExtractiveComposer, attribution
 from app.composers.generated import DEFAULT_BASE_URL, GeneratedComposer, build_composer
 from app.composers.grounding import SupportChecker, numbers_in
 from app.composers.prompt import DONT_KNOW, build_messages, is_dont_know
+from app.main import build_services
 from app.settings import Settings
 from escalation.clinic import ClinicConfig
 from ingestion.embedding import Embedder
@@ -25,6 +26,7 @@ from ingestion.index import CorpusIndexer
 from ingestion.search import CorpusSearch, Passage
 from ingestion.settings import IngestionSettings
 from ingestion.store import open_collections
+from tests.app.conftest import make_settings
 from tests.app.llm_server import Script, ScriptedChatServer, running
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"
@@ -363,8 +365,10 @@ async def test_prompt_carries_numbered_passages_stage_history_and_question(
 
 def test_prompt_keeps_only_the_last_turns(driving: tuple[Passage, ...]) -> None:
     history = tuple(Message("patient", f"message number {i}") for i in range(20))
-    user = build_messages(CompositionRequest("q?", driving, history=history))[1]["content"]
+    user = build_messages(CompositionRequest("q?", driving, history=history))[1].get("content")
+    assert isinstance(user, str)
     assert "message number 19" in user and "message number 13" not in user
+    assert "message number 14" in user
 
 
 def test_dont_know_form_is_recognised() -> None:
@@ -473,3 +477,46 @@ async def test_built_composer_answers_through_the_local_server(
     assert llm.requests[-1].body["model"] == "local-model"
     assert llm.requests[-1].headers["authorization"] == "Bearer not-needed"
     assert fallbacks == []
+
+
+# The whole turn, through the composition root
+
+
+async def test_turns_through_the_composition_root(
+    llm: ScriptedChatServer, embedder: Embedder, tmp_path: Path
+) -> None:
+    services = build_services(
+        make_settings(tmp_path, llm_base_url=llm.base_url, llm_model="local-model")
+    )
+    services.embedder = embedder
+    await services.start(ingest=True)
+    try:
+        assert services.assistant is not None
+        question = "how long will the catheter stay in?"
+        days = ClinicConfig().placeholders()["catheter_days"]
+        llm.default = Script(
+            f"Your catheter usually stays in for {days} days after the operation. "
+            "It keeps the new join between your bladder and urethra open while it heals."
+        )
+        result = await services.assistant.ask(question)
+        assert result.outcome == "answered"
+        assert result.answer.startswith(f"Your catheter usually stays in for {days} days")
+        assert result.answer.endswith("That comes from our guide, Your catheter at home.")
+        assert [s.doc_id for s in result.sources] == ["catheter"]
+        assert llm.requests[-1].body["model"] == "local-model"
+
+        llm.default = Script(DONT_KNOW)
+        result = await services.assistant.ask(question)
+        assert result.outcome == "escalated"
+        assert result.escalation is not None and result.escalation.reason == "low_confidence"
+        assert DONT_KNOW not in result.answer
+
+        llm.default = Script(status=500)
+        result = await services.assistant.ask(question)
+        assert result.outcome == "answered"
+        extractive_answer = result.answer
+        fallbacks = services.metrics.composer_fallbacks.labels("error")._value.get()
+        assert fallbacks == 1
+        assert "catheter" in extractive_answer.lower()
+    finally:
+        await services.stop()
