@@ -174,13 +174,15 @@ _ASR_SLIPS = {
     "exercises": "exercize",
     "nocturia": "knock turia",
 }
-_FILLERS = ("um", "uh", "like", "you know", "so", "well")
+_FILLERS = ("um", "uh", "you know")
+_OPENERS = ("so", "well", "um", "right")
 
 
 def perturb(question: str, rng: random.Random) -> list[str]:
     """Variants as speech recognition and tired people produce them."""
     lowered = question.lower()
-    no_punct = re.sub(r"[^\w\s']", "", lowered)
+    # Speech recognition drops punctuation but not the point in "38.2".
+    no_punct = re.sub(r"(?!(?<=\d)\.(?=\d))[^\w\s']", "", lowered)
     slipped = lowered
     for word, slip in _ASR_SLIPS.items():
         slipped = re.sub(rf"\b{re.escape(word)}\b", slip, slipped)
@@ -189,7 +191,7 @@ def perturb(question: str, rng: random.Random) -> list[str]:
     words = no_punct.split()
     if words:
         words.insert(rng.randrange(len(words) + 1), rng.choice(_FILLERS))
-        words.insert(0, rng.choice(_FILLERS))
+        words.insert(0, rng.choice(_OPENERS))
     return [slipped, " ".join(words), no_punct, lowered]
 
 

@@ -222,6 +222,8 @@ def _spoken(text: str, depth: int) -> str:
         return ""
     if "24" in text:
         text = _TWENTY_FOUR_SEVEN.sub("24 hours a day, 7 days a week", text)
+    if ".0" in text:
+        text = _POINT_ZERO.sub(_before_group, text)
     if _DIGIT.search(text):
         text = _PHONE.sub(lambda m: _keep_phone(m, vault), text)
     text = _words(text)
@@ -414,8 +416,6 @@ def _numbers(text: str) -> str:
         text = _CLOCK.sub(_clock, text)
         if "-" in text or "–" in text or "—" in text:
             text = _CLOCK_RANGE.sub(" to ", text)
-    if ".0" in text:
-        text = _POINT_ZERO.sub(_before_group, text)
     text = _UNIT.sub(_unit, text)
     if "C" in text or "F" in text:
         text = _BARE_TEMPERATURE.sub(_bare_temperature, text)

@@ -156,6 +156,29 @@ _SLIPS = {
 }
 
 _FILLERS = _word_set("um umm ummm uh uhh uhm erm er ah ahh eh hmm hm mm mmm uhhh")
+# Words the rules and intents hinge on. A typed or transcribed word that is one of these
+# with two neighbouring letters swapped ("berath", "fianted", "sohuld") is read as it.
+_KEYWORDS = _word_set(
+    "breath breathe breathing breathless collapsed collapse fainted faint fainting passed"
+    " myself kill killing suicide suicidal harm hurting chest pressure coughing cough blood"
+    " bleeding bleed clots clotted catheter draining drained drain filling filled blocked"
+    " bladder temperature fever feverish shivering shaking shivers chills confused slurred"
+    " mottled swollen swelling calf calves leg legs wound weeping oozing smelly vomiting"
+    " vomit belly stomach tummy abdomen urine burgundy burning stinging should could would"
+    " thanks thank goodnight afternoon morning evening hello goodbye cheers climax orgasm"
+    " worried worry unable cannot nothing since hours pain painful severe terrible awful"
+    " person someone somebody human nurse doctor speak talk"
+)
+
+
+def _untransposed(word: str) -> str:
+    if len(word) < 5 or word in _KEYWORDS:
+        return word
+    for i in range(len(word) - 1):
+        swapped = word[:i] + word[i + 1] + word[i] + word[i + 2 :]
+        if swapped in _KEYWORDS:
+            return swapped
+    return word
 
 _UNITS = {
     "zero": 0,
@@ -281,6 +304,11 @@ def _numbers_in_words(tokens: list[str], bounds: list[int]) -> tuple[list[str], 
     return out, out_bounds
 
 
+def _filler_you_know(text: str, _: str) -> bool:
+    """'you know' as a spoken filler, not 'do you know' or 'you know what to do'."""
+    return not re.search(r"\b(?:do|did|would|will|if|as) you know\b", text)
+
+
 def _tokenise(text: str) -> tuple[list[str], list[int]]:
     """Lower-case word tokens and, for each, the punctuation before it (0 none, 1 comma, 2 stop)."""
     s = text.lower()
@@ -308,7 +336,13 @@ def _tokenise(text: str) -> tuple[list[str], list[int]]:
             words = _BARE_CONTRACTIONS[raw].split()
         elif raw in _SLIPS:
             words = _SLIPS[raw].split()
+        elif raw.isalpha():
+            words = [_untransposed(raw)]
         if raw in _FILLERS:
+            continue
+        if raw == "know" and tokens and tokens[-1] == "you" and _filler_you_know(s, raw):
+            tokens.pop()
+            bounds.pop()
             continue
         for word in words:
             tokens.append(word)

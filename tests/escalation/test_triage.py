@@ -494,3 +494,31 @@ def test_long_rambling_utterance_is_fast_and_correct() -> None:
     ) + "and now my calf is hot and swollen"
     flag = triage(text, CLINIC)
     assert flag is not None and flag.rule == "calf_clot_signs"
+
+
+@pytest.mark.parametrize(
+    ("text", "rule"),
+    [
+        ("i suddenly can't catch my berath.", "breathlessness"),
+        ("dad's just collasped in the bathroom", "collapse_or_fainting"),
+        ("i fianted this morning getting out of bed", "collapse_or_fainting"),
+        ("i want to hurt msyelf", "suicidal_thoughts"),
+        ("you know i suddenly can't catch my breath", "breathlessness"),
+    ],
+)
+def test_swapped_letters_and_spoken_fillers_still_fire(text: str, rule: str) -> None:
+    flag = triage(text, ClinicConfig())
+    assert flag is not None and flag.rule == rule
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "you know what temperature counts as a fever",
+        "sohuld i worry about blood clots in the pee bag, and what would i do?",
+        "do you know what a fever is?",
+        "the breadth of my bag strap is too narrow",
+    ],
+)
+def test_swapped_letters_and_fillers_do_not_make_questions_reports(text: str) -> None:
+    assert triage(text, ClinicConfig()) is None
