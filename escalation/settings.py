@@ -9,7 +9,8 @@ from pydantic_settings import NoDecode
 
 class EscalationSettings(BaseModel):
     confidence_threshold: float = Field(
-        default=0.5, ge=0.0, le=1.0, description="Below this confidence the turn escalates."
+        default=0.771, ge=0.0, le=1.0,
+        description="Below this confidence the turn escalates (calibrated, see README).",
     )
 
     # Coordinator alerts: a signed JSON webhook and/or email; unset channels are off.

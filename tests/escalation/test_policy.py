@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import pytest
 
 from escalation.policy import PolicyWeights, confidence, decide, features, score
+from escalation.settings import EscalationSettings
 
 
 @dataclass(frozen=True)
@@ -47,7 +48,10 @@ def test_on_topic_but_unanswered_can_fall_below_threshold() -> None:
     on_topic_unanswered = S(
         top_score=0.55, best_sentence=0.45, overlap=0.2, margin=0.05, unknown=0.4
     )
-    assert decide(on_topic_unanswered, 0.5, W).decision == "escalate"
+    threshold = EscalationSettings().confidence_threshold
+    assert decide(on_topic_unanswered, threshold, W).decision == "escalate"
+    on_topic_answered = S(top_score=0.6, best_sentence=0.6, overlap=1.0, margin=0.1, unknown=0.0)
+    assert decide(on_topic_answered, threshold, W).decision == "answer"
 
 
 def test_threshold_decides() -> None:
