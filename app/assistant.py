@@ -15,15 +15,10 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from avatar_bridge.speech import spoken_form
-from escalation.intents import is_smalltalk, wants_person
-from escalation.triage import RedFlag, triage
-
 from app.composers.base import AnswerComposer, CannotAnswer, CompositionRequest, Message
 from app.replies import (
     NOT_CONFIDENT,
     PERSON_REQUESTED,
-    ROUTINE_CONCERN,
     SMALLTALK,
     booking_sentences,
     urgent_follow_up,
@@ -42,12 +37,16 @@ from app.turn import (
     TurnEvent,
     TurnResult,
 )
+from avatar_bridge.sentences import split_sentences
+from avatar_bridge.speech import spoken_form
 from escalation.clinic import ClinicConfig
+from escalation.intents import is_smalltalk, wants_person
 from escalation.policy import PolicyWeights, decide
 from escalation.records import Escalation, NewEscalation
-from escalation.scope import needs_clinician
 from escalation.records import Passage as EscalationPassage
+from escalation.scope import needs_clinician
 from escalation.service import EscalationService
+from escalation.triage import RedFlag, triage
 from ingestion.search import CorpusSearch, Passage, SearchResult
 
 EXCERPT_CHARS = 280
@@ -149,7 +148,9 @@ class Assistant:
             return
 
         if flag or person:
-            yield say(ROUTINE_CONCERN if flag else PERSON_REQUESTED)
+            # A routine concern hears the clinic's fixed words for it, then the booking.
+            for sentence in _sentences(flag.instruction) if flag else [PERSON_REQUESTED]:
+                yield say(sentence)
             escalation = await self._escalate(
                 question,
                 context,
@@ -268,8 +269,8 @@ class Assistant:
             ],
             confidence=confidence,
             red_flag_rule=rule,
-            reason=reason,  # type: ignore[arg-type]
-            priority=priority,  # type: ignore[arg-type]
+            reason=reason,
+            priority=priority,
             idempotency_key=f"turn:{context.turn_id}",
         )
         # Shielded: an interrupted turn still finishes the escalation it started.
@@ -347,6 +348,4 @@ def _excerpt(text: str) -> str:
 
 
 def _sentences(text: str) -> list[str]:
-    from avatar_bridge.sentences import split_sentences
-
     return split_sentences(text)

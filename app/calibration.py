@@ -65,8 +65,12 @@ def calibrate(services: Any, questions: Sequence[Any]) -> dict[str, Any]:
         if item.expected not in ("answered", "escalated"):
             continue
         text = item.question
-        if (triage(text, services.clinic) or is_smalltalk(text) or wants_person(text)
-                or needs_clinician(text)):
+        if (
+            triage(text, services.clinic)
+            or is_smalltalk(text)
+            or wants_person(text)
+            or needs_clinician(text)
+        ):
             continue
         result = services.search.search(text)
         top_doc = result.passages[0].doc_id if result.passages else None

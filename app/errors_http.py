@@ -42,7 +42,7 @@ _STATUS: list[tuple[type[Exception], int]] = [
 def status_for(exc: Exception) -> int:
     for kind, status in _STATUS:
         if isinstance(exc, kind):
-            return getattr(exc, "http_status", status)  # type: ignore[no-any-return]
+            return int(getattr(exc, "http_status", status))
     return 500
 
 

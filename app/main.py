@@ -23,9 +23,9 @@ from app.settings import Settings
 from avatar_bridge.keepalive import KeepAlive
 from avatar_bridge.providers.factory import build_provider
 from escalation.clinic import ClinicConfig, load_clinic_config
+from escalation.database import create_tables, make_engine, make_sessionmaker
 from escalation.errors import ClinicConfigError
 from escalation.fhir import FhirScheduler
-from escalation.database import create_tables, make_engine, make_sessionmaker
 from escalation.jobs import make_scheduler
 from escalation.outbox import build_alerts
 from escalation.records import EscalationRepository
@@ -118,8 +118,13 @@ def build_scheduler(
                     "AFTERCARE_ESCALATION__FHIR_SCHEDULE_IDS"
                 )
             return FhirScheduler(
-                client, section.fhir_base_url, section.fhir_schedule_ids, clinic.care_team,
-                clock, token=section.fhir_token, timeout_s=section.fhir_timeout_s,
+                client,
+                section.fhir_base_url,
+                section.fhir_schedule_ids,
+                clinic.care_team,
+                clock,
+                token=section.fhir_token,
+                timeout_s=section.fhir_timeout_s,
             )
         case _:
             return BuiltinScheduler(sessions, clinic.care_team, clock)

@@ -38,7 +38,8 @@ class Metrics:
             registry=self.registry,
         )
         self.turns_in_flight = Gauge(
-            "aftercare_voice_turns_in_flight", "Voice turns running now",
+            "aftercare_voice_turns_in_flight",
+            "Voice turns running now",
             registry=self.registry,
         )
         self.cancelled_turns = Counter(

@@ -9,7 +9,6 @@ from __future__ import annotations
 from datetime import datetime
 
 from avatar_bridge.speech import spoken_datetime
-
 from escalation.clinic import ClinicConfig
 
 SMALLTALK = {
@@ -26,7 +25,6 @@ NOT_CONFIDENT = (
     "and I don't want to guess."
 )
 PERSON_REQUESTED = "Of course. I'll put you in touch with the care team."
-ROUTINE_CONCERN = "That is worth talking through with your care team."
 FIRST_WORDS = "Let me check that for you."
 
 

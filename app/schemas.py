@@ -60,8 +60,8 @@ class EscalationOut(BaseModel):
         appointment = ref.appointment
         return cls(
             id=ref.id,
-            reason=ref.reason,  # type: ignore[arg-type]
-            priority=ref.priority,  # type: ignore[arg-type]
+            reason=ref.reason,
+            priority=ref.priority,
             status=ref.status,
             appointment=AppointmentOut(
                 id=appointment.id,

@@ -97,15 +97,14 @@ class Services:
 
     def apply_policy(self, calibration: dict[str, Any]) -> None:
         """Use freshly fitted weights and threshold (``aftercare eval --calibrate``)."""
-        self.policy = (
-            float(calibration["threshold"]), PolicyWeights(**calibration["weights"])
-        )
+        self.policy = (float(calibration["threshold"]), PolicyWeights(**calibration["weights"]))
         self.assistant = self.build_assistant()
 
     def build_assistant(self) -> Assistant:
         assert self.search is not None
         threshold, weights = self.policy or (
-            self.settings.escalation.confidence_threshold, PolicyWeights()
+            self.settings.escalation.confidence_threshold,
+            PolicyWeights(),
         )
         return Assistant(
             search=self.search,

@@ -45,16 +45,15 @@ _TWO_GROUPS = re.compile(r"([1-9]\d{0,2})-([1-9]\d{0,2})")
 
 # --- markdown ------------------------------------------------------------------------
 
-_MARKDOWN_HINT = re.compile(
-    r"[\n*_`#|\[\]•]|~~|<[A-Za-z/!]|^\s*(?:[-+>]|\d{1,3}[.)])(?:\s|$)|^\s*(?:-\s*){3,}$"
-)
+_MARKDOWN_CHARS = re.compile(r"[\n*_`#|\[\]•]|~~|<[A-Za-z/!]")
+_MARKDOWN_START = re.compile(r"\s*(?:[-+>]|\d{1,3}[.)])(?:\s|$)|\s*(?:-\s*){3,}$")
 _IMAGE = re.compile(r"!\[([^\]]*)\]\([^)]*\)")
 _LINK = re.compile(r"\[([^\]]+)\]\([^)]*\)|\[([^\]]+)\]\[[^\]]*\]")
 _AUTOLINK = re.compile(r"<((?:https?://|mailto:)[^>\s]+)>")
 _CITATION = re.compile(r"\s?\[(?:\^?\d+(?:\s*[,-]\s*\d+)*)\]")
 _HTML_BREAK = re.compile(r"<br\s*/?>|</p>|</li>|</h[1-6]>", re.IGNORECASE)
 _HTML_TAG = re.compile(r"</?[A-Za-z][^<>]*>")
-_FENCE = re.compile(r"^\s*(?:```|~~~)")
+_FENCE = re.compile(r"^\s*(?:```|~~~)[\w+.-]*\s*$")
 _HEADING = re.compile(r"^\s*#{1,6}\s+(.*?)(?:\s+#+)?\s*$")
 _SETEXT_RULE = re.compile(r"^\s*(?:=+|-+)\s*$")
 _RULE = re.compile(r"^\s*(?:(?:-\s*){3,}|(?:\*\s*){3,}|(?:_\s*){3,})$")
@@ -75,11 +74,13 @@ _LOWER_WORD = re.compile(r"[a-z]+\b")
 
 _SPACES = re.compile(r"\s+")
 _DIGIT = re.compile(r"\d")
-_SPACE_BEFORE_PUNCT = re.compile(r"\s+([,.;:!?)\]])")
+# A space before punctuation, or a comma left before a full stop.
+_SPACE_BEFORE_PUNCT = re.compile(r" +(?=[,.;:!?)\]])")
+_LOOSE_SPACES = (" ,", " .", " ;", " :", " !", " ?", " )", " ]")
+_COMMA_BEFORE_STOP = re.compile(r"[,;:] ?(?=[.!?])")
 _SPACE_AFTER_OPEN = re.compile(r"([(\[])\s+")
 _PIPES = re.compile(r"\s*\|+\s*")
 _EMPTY_BRACKETS = re.compile(r"\(\s*\)|\[\s*\]")
-_DOUBLE_PUNCT = re.compile(r"[,;:]\s*(?=[.!?])")
 
 _TWENTY_FOUR_SEVEN = re.compile(r"(?<![\d.,])24\s?/\s?7(?![\d/]|[.,]\d)")
 _AMPERSAND = re.compile(r"\s*&(?:amp;)?\s*")
@@ -113,9 +114,9 @@ _RANGE = re.compile(
     + _NUMBER
     + r"(?![\w\-–—/]|[.,]\d)"
 )
-_WORD_SLASH = re.compile(r"(\w)(\s?)/(\s?)(?=(\w))")
+_SLASH = re.compile("/")
 _AND_OR = re.compile(r"\band/or\b")
-_STANDALONE = re.compile(r"\b(hrs|hr|wks|wk|yrs|mins|ng/m[lL])\b")
+_STANDALONE = re.compile(r"(?:hrs|hr|wks|wk|yrs|mins|ng/m[lL])\b")
 
 _UNIT_WORDS: dict[str, tuple[str, str]] = {
     "ng/ml": ("nanogram per millilitre", "nanograms per millilitre"),
@@ -202,18 +203,21 @@ def spoken_form(text: str) -> str:
 
 
 def _spoken(text: str, depth: int) -> str:
-    text = _PRIVATE_USE.sub("", text)
+    if text and max(text) >= "\ue000":
+        text = _PRIVATE_USE.sub("", text)
     vault = _Vault()
-    text = _IMAGE.sub(r"\1", text)
-    text = _LINK.sub(lambda m: m.group(1) or m.group(2), text)
-    text = _AUTOLINK.sub(r"\1", text)
+    if "](" in text or "][" in text:
+        text = _IMAGE.sub(r"\1", text)
+        text = _LINK.sub(lambda m: m.group(1) or m.group(2), text)
+    if "<" in text:
+        text = _AUTOLINK.sub(r"\1", text)
     if "://" in text or "www." in text or "@" in text:
         text = _URL.sub(lambda m: vault.keep(m.group()), text)
     for _ in range(_MARKUP_PASSES):
         # Removing one layer of markup can reveal another ("**# Title**"): repeat until
         # nothing changes, so that saying the result again finds nothing left to remove.
         before = text
-        if _MARKDOWN_HINT.search(text):
+        if _looks_like_markdown(text):
             text = _plain_from_markdown(text)
         text = _clear_marks(text)
         if text == before:
@@ -237,11 +241,15 @@ def _spoken(text: str, depth: int) -> str:
     return text if _has_word(text) else ""
 
 
+def _looks_like_markdown(text: str) -> bool:
+    return bool(_MARKDOWN_CHARS.search(text) or _MARKDOWN_START.match(text))
+
+
 def _starts_with_markup(text: str) -> bool:
     """Whether the markdown pass would find a list or quote marker at the start."""
     if "://" in text or "www." in text or "@" in text:
         text = _URL.sub("\ue000", text)
-    return bool((_BULLET.match(text) or _QUOTE.match(text)) and _MARKDOWN_HINT.search(text))
+    return bool((_BULLET.match(text) or _QUOTE.match(text)) and _looks_like_markdown(text))
 
 
 def _keep_phone(m: re.Match[str], vault: _Vault) -> str:
@@ -380,17 +388,20 @@ def _words(text: str) -> str:
     if "/" in text:
         if "w/" in lower:
             text = _WITH.sub(lambda m: "without" if m.group().lower() == "w/o" else "with", text)
-        text = _STANDALONE.sub(lambda m: _STANDALONE_WORDS[m.group(1).lower()], text)
-        text = _AND_OR.sub("and or", text)
-        text = _WORD_SLASH.sub(_slash, text)
+        if "ng/m" in text:
+            text = _STANDALONE.sub(_standalone, text)
+        if "and/or" in text:
+            text = _AND_OR.sub("and or", text)
+        text = _SLASH.sub(_slash, text)
     if "~" in text or "≈" in text or "c." in text:
         text = _ABOUT.sub("about ", text)
     if "<" in text or ">" in text or "≤" in text or "≥" in text:
         text = _COMPARE.sub(lambda m: _COMPARE_WORDS[m.group(1)] + " ", text)
     if "x " in text or "× " in text:
         text = _TIMES.sub(r"\1 times", text)
-    if "e." in lower or "eg." in lower:
+    if "e.g" in lower or "e. g" in lower or "eg." in lower:
         text = _EG.sub(lambda m: _cased(m.group(1) or m.group(2), "for example"), text)
+    if "i.e" in lower or "i. e" in lower:
         text = _IE.sub(lambda m: _cased(m.group(1), "that is"), text)
     if "etc" in text:
         text = _ETC.sub(_and_so_on, text)
@@ -403,10 +414,10 @@ def _words(text: str) -> str:
     if _DIGIT.search(text):
         text = _numbers(text)
     if "hr" in text or "wk" in text or "yr" in text or "mins" in text:
-        text = _STANDALONE.sub(lambda m: _STANDALONE_WORDS[m.group(1).lower()], text)
+        text = _STANDALONE.sub(_standalone, text)
     if "/" in text:
         # Again, for slashes that only now stand between words ("e.g./x").
-        text = _WORD_SLASH.sub(_slash, text)
+        text = _SLASH.sub(_slash, text)
     return text
 
 
@@ -429,16 +440,40 @@ _UNIT_ABBREVIATIONS = frozenset({"mg", "ml", "ng", "kg", "g", "mcg", "mmol", "km
 
 def _slash(m: re.Match[str]) -> str:
     """A slash between words is said "or"; fractions, dates and units keep theirs."""
-    left, right = m.group(1), m.group(4)
-    spaced = bool(m.group(2) and m.group(3))
-    if (left.isdigit() and right.isdigit()) or (not spaced and (left.isdigit() or right.isdigit())):
-        return m.group()
-    start = m.start(1)
-    while start > 0 and m.string[start - 1].isalnum():
+    text, i = m.string, m.start()
+    before = i - 1
+    spaced_before = before >= 0 and text[before] == " "
+    if spaced_before:
+        before -= 1
+    after = i + 1
+    spaced_after = after < len(text) and text[after] == " "
+    if spaced_after:
+        after += 1
+    if before < 0 or after >= len(text):
+        return "/"
+    left, right = text[before], text[after]
+    if not (_is_word_char(left) and _is_word_char(right)):
+        return "/"
+    if (left.isdigit() and right.isdigit()) or (
+        not (spaced_before and spaced_after) and (left.isdigit() or right.isdigit())
+    ):
+        return "/"
+    start = before
+    while start > 0 and text[start - 1].isalnum():
         start -= 1
-    if m.string[start : m.end(1)].lower() in _UNIT_ABBREVIATIONS:
+    if text[start : before + 1].lower() in _UNIT_ABBREVIATIONS:
+        return "/"
+    return " or "
+
+
+def _is_word_char(ch: str) -> bool:
+    return ch.isalnum() or ch == "_"
+
+
+def _standalone(m: re.Match[str]) -> str:
+    if m.start() and _is_word_char(m.string[m.start() - 1]):
         return m.group()
-    return f"{left} or "
+    return _STANDALONE_WORDS[m.group().lower()]
 
 
 _COMPARE_WORDS = {
@@ -527,8 +562,9 @@ def _tidy_punctuation(text: str) -> str:
     if "(" in text or "[" in text:
         text = _SPACE_AFTER_OPEN.sub(r"\1", text)
     text = " ".join(text.split())
-    text = _SPACE_BEFORE_PUNCT.sub(r"\1", text)
-    return _DOUBLE_PUNCT.sub("", text)
+    if any(loose in text for loose in _LOOSE_SPACES):
+        text = _SPACE_BEFORE_PUNCT.sub("", text)
+    return _COMMA_BEFORE_STOP.sub("", text)
 
 
 # --- long sentences ------------------------------------------------------------------

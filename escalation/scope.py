@@ -16,33 +16,46 @@ ClinicianOnly = Literal["own_result", "own_record", "dose_or_prescription", "tre
 
 _NUMBER = r"\d+(?:\.\d+)?"
 _RULES: tuple[tuple[ClinicianOnly, re.Pattern[str]], ...] = (
-    ("own_result", re.compile(
-        rf"\b(?:my|his|the) (?:latest |last |new |recent )?(?:psa|p s a|result|reading|level"
-        rf"|blood test|test)s?\b[^|]*?\b{_NUMBER}\b"
-        rf"|\b(?:psa|p s a) (?:of|is|was|went|came back|at|has gone|reading)\b[^|]*?\b{_NUMBER}\b"
-        r"|\bgleason\b|\bhistology\b|\bpathology\b|\b(?:positive|clear) margins?\b"
-        r"|\bperineural\b|\bbiopsy results?\b|\bmy (?:scan|mri|ct|bone scan) (?:result|show)"
-    )),
-    ("own_record", re.compile(
-        r"\b(?:were|are|was|is) my (?:lymph nodes?|margins?|results?|scans?)\b"
-        r"|\bmy next appointment\b|\bname of (?:the|my) (?:surgeon|doctor|consultant)\b"
-        r"|\bwho (?:did|performed|operated)\b|\bmy (?:notes|records|discharge letter)\b"
-        r"|\bdo i need a (?:bone scan|scan|mri|ct)\b"
-    )),
-    ("dose_or_prescription", re.compile(
-        rf"\b(?:dose|dosage|doses|milligrams?|{_NUMBER} ?mg|prescriptions?|prescribe|renew"
-        r"|refill)\b"
-        r"|\bshould i (?:switch|change|stop|start|increase|decrease|double|up)\b[^|]*"
-        r"\b(?:tablets?|pills?|medicines?|medication|tadalafil|sildenafil|viagra|cialis|dose)"
-        r"|\bhow (?:much|many) [^|]*\bshould i take\b"
-    )),
-    ("treatment_choice", re.compile(
-        r"\bdo i need (?:radiotherapy|radiation|hormone|chemo|chemotherapy|more treatment"
-        r"|another operation|further treatment)\b"
-        r"|\b(?:is|was) (?:robotic|open|keyhole|laparoscopic) (?:surgery )?better\b"
-        r"|\bshould i have (?:had|gone for|chosen)\b"
-        r"|\b(?:is that|is it) better than\b"
-    )),
+    (
+        "own_result",
+        re.compile(
+            rf"\b(?:my|his|the) (?:latest |last |new |recent )?(?:psa|p s a|result|reading|level"
+            rf"|blood test|test)s?\b[^|]*?\b{_NUMBER}\b"
+            r"|\b(?:psa|p s a) (?:of|is|was|went|came back|at|has gone|reading)\b"
+            rf"[^|]*?\b{_NUMBER}\b"
+            r"|\bgleason\b|\bhistology\b|\bpathology\b|\b(?:positive|clear) margins?\b"
+            r"|\bperineural\b|\bbiopsy results?\b|\bmy (?:scan|mri|ct|bone scan) (?:result|show)"
+        ),
+    ),
+    (
+        "own_record",
+        re.compile(
+            r"\b(?:were|are|was|is) my (?:lymph nodes?|margins?|results?|scans?)\b"
+            r"|\bmy next appointment\b|\bname of (?:the|my) (?:surgeon|doctor|consultant)\b"
+            r"|\bwho (?:did|performed|operated)\b|\bmy (?:notes|records|discharge letter)\b"
+            r"|\bdo i need a (?:bone scan|scan|mri|ct)\b"
+        ),
+    ),
+    (
+        "dose_or_prescription",
+        re.compile(
+            rf"\b(?:dose|dosage|doses|milligrams?|{_NUMBER} ?mg|prescriptions?|prescribe|renew"
+            r"|refill)\b"
+            r"|\bshould i (?:switch|change|stop|start|increase|decrease|double|up)\b[^|]*"
+            r"\b(?:tablets?|pills?|medicines?|medication|tadalafil|sildenafil|viagra|cialis|dose)"
+            r"|\bhow (?:much|many) [^|]*\bshould i take\b"
+        ),
+    ),
+    (
+        "treatment_choice",
+        re.compile(
+            r"\bdo i need (?:radiotherapy|radiation|hormone|chemo|chemotherapy|more treatment"
+            r"|another operation|further treatment)\b"
+            r"|\b(?:is|was) (?:robotic|open|keyhole|laparoscopic) (?:surgery )?better\b"
+            r"|\bshould i have (?:had|gone for|chosen)\b"
+            r"|\b(?:is that|is it) better than\b"
+        ),
+    ),
 )
 
 

@@ -180,6 +180,7 @@ def _untransposed(word: str) -> str:
             return swapped
     return word
 
+
 _UNITS = {
     "zero": 0,
     "oh": 0,

@@ -41,8 +41,8 @@ class Embedder:
         self._batch_size = batch_size
         self._lock = threading.Lock()
         self.name = path.name if path.name != "model" else "all-MiniLM-L6-v2"
-        self.max_tokens: int = int(self._model.max_seq_length)
-        self.dimensions: int = int(self._model.get_embedding_dimension())
+        self.max_tokens: int = int(self._model.max_seq_length or 256)
+        self.dimensions: int = int(self._model.get_embedding_dimension() or 384)
         self.texts_embedded = 0
 
     def embed(self, texts: list[str]) -> Vector:
@@ -57,10 +57,12 @@ class Embedder:
                 show_progress_bar=False,
             )
             self.texts_embedded += len(texts)
-        return np.asarray(vectors, dtype=np.float32)
+        out: Vector = np.asarray(vectors, dtype=np.float32)
+        return out
 
     def embed_one(self, text: str) -> Vector:
-        return self.embed([text])[0]
+        row: Vector = self.embed([text])[0]
+        return row
 
     def count_tokens(self, text: str) -> int:
         """Word-pieces the model sees for ``text``, [CLS] and [SEP] included."""

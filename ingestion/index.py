@@ -263,7 +263,7 @@ class CorpusIndexer:
             raise DocumentError(path, "has no text to index")
         self._write_sentences(nodes)
         # Chunks go in last: a complete set of chunks implies complete sentences.
-        self._vector_store.add(nodes)
+        self._vector_store.add(list(nodes))
         return len(nodes)
 
     def _write_sentences(self, nodes: Sequence[BaseNode]) -> None:

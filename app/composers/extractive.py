@@ -52,8 +52,8 @@ def select_sentences(question: str, passages: Sequence[Passage]) -> list[tuple[P
         if passage.doc_id != passages[0].doc_id:
             continue
         for sentence in passage.sentences:
-            words = set(content_stems(sentence.text))
-            lexical = len(query & words) / len(query) if query else 0.0
+            stems = set(content_stems(sentence.text))
+            lexical = len(query & stems) / len(query) if query else 0.0
             score = 0.6 * sentence.score + 0.25 * passage.score + 0.15 * lexical
             candidates.append(_Candidate(rank, passage, sentence, score))
     if not candidates:

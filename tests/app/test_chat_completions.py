@@ -38,7 +38,9 @@ def test_streaming_answer_about_catheter_care(live_app: LiveApp) -> None:
     text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
     assert "7 to 10" in text
     assert chunks[-1].choices[0].finish_reason == "stop"
-    contents = [c.choices[0].delta.content for c in chunks if c.choices and c.choices[0].delta.content]
+    contents = [
+        c.choices[0].delta.content for c in chunks if c.choices and c.choices[0].delta.content
+    ]
     assert len(contents) >= 2  # sentence by sentence, not one blob
 
 
@@ -46,8 +48,12 @@ def test_root_path_and_vendor_extras_are_accepted(live_app: LiveApp) -> None:
     completion = client(live_app, root=True).chat.completions.create(
         model="aftercare",
         messages=[{"role": "user", "content": "can I have a bath with the catheter in?"}],
-        extra_body={"call": {"id": "call-1"}, "customer": {"number": "+15550000"},
-                    "metadata": {"campaign": "x"}, "phoneNumber": {"id": "p"}},
+        extra_body={
+            "call": {"id": "call-1"},
+            "customer": {"number": "+15550000"},
+            "metadata": {"campaign": "x"},
+            "phoneNumber": {"id": "p"},
+        },
     )
     assert completion.choices[0].message.content
     assert completion.choices[0].finish_reason == "stop"
@@ -61,7 +67,9 @@ def test_red_flag_emits_a_transfer_tool_call(live_app: LiveApp) -> None:
         stream=True,
     )
     chunks = list(stream)
-    calls = [c.choices[0].delta.tool_calls for c in chunks if c.choices and c.choices[0].delta.tool_calls]
+    calls = [
+        c.choices[0].delta.tool_calls for c in chunks if c.choices and c.choices[0].delta.tool_calls
+    ]
     assert calls, "expected a transferCall tool call"
     call = calls[0][0]
     assert call.function and call.function.name == "transferCall"
@@ -99,8 +107,11 @@ def test_no_user_message_is_a_400(live_app: LiveApp) -> None:
         )
     assert err.value.status_code == 400
     response = httpx.post(
-        f"{live_app.base_url}/v1/chat/completions", content=b"{broken",
-        headers={"Authorization": f"Bearer {live_app.platform_key}",
-                 "content-type": "application/json"},
+        f"{live_app.base_url}/v1/chat/completions",
+        content=b"{broken",
+        headers={
+            "Authorization": f"Bearer {live_app.platform_key}",
+            "content-type": "application/json",
+        },
     )
     assert response.status_code == 400 and "error" in response.json()

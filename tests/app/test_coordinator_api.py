@@ -45,12 +45,15 @@ def test_queue_actions_and_history(live_app: LiveApp) -> None:
 
         acked = c.post(f"/v1/escalations/{escalation_id}/acknowledge").json()
         assert acked["status"] == "acknowledged"
-        moved = c.post(f"/v1/escalations/{escalation_id}/reschedule",
-                       json={"not_before": None}).json()
+        moved = c.post(
+            f"/v1/escalations/{escalation_id}/reschedule", json={"not_before": None}
+        ).json()
         assert moved["appointment"]["id"] != one["appointment"]["id"]
         assert c.post(f"/v1/escalations/{escalation_id}/resolve", json={}).status_code == 422
-        done = c.post(f"/v1/escalations/{escalation_id}/resolve",
-                      json={"note": "Called him back; pads advice given."}).json()
+        done = c.post(
+            f"/v1/escalations/{escalation_id}/resolve",
+            json={"note": "Called him back; pads advice given."},
+        ).json()
         assert done["status"] == "resolved"
         assert done["events"][-1]["note"] == "Called him back; pads advice given."
         assert done["events"][-1]["actor"].startswith("staff:")

@@ -12,9 +12,9 @@ import websockets
 from tests.app.conftest import LiveApp
 
 
-async def receive_until(ws: Any, kinds: set[str], timeout: float = 60) -> list[dict[str, Any]]:
+async def receive_until(ws: Any, kinds: set[str], limit_s: float = 60) -> list[dict[str, Any]]:
     events: list[dict[str, Any]] = []
-    async with asyncio.timeout(timeout):
+    async with asyncio.timeout(limit_s):
         while True:
             event = json.loads(await ws.recv())
             events.append(event)
@@ -63,7 +63,7 @@ async def test_interrupt_cancels_the_turn_but_not_its_escalation(live_app: LiveA
         first = await receive_until(ws, {"speech.sentence"})
         turn_id = first[0]["turn_id"]
         await ws.send(json.dumps({"type": "interrupt"}))
-        events = await receive_until(ws, {"turn.escalation"}, timeout=60)
+        events = await receive_until(ws, {"turn.escalation"}, limit_s=60)
     kinds = [e["type"] for e in events]
     assert "turn.cancelled" in kinds
     assert "turn.completed" not in kinds
@@ -85,9 +85,10 @@ async def test_new_transcript_cancels_the_turn_in_flight(live_app: LiveApp) -> N
     if cancelled:
         assert cancelled[0]["turn_id"] == first_turn
         assert completed["turn_id"] != first_turn
-        after = events[events.index(cancelled[0]):]
-        assert not any(e.get("turn_id") == first_turn and e["type"] == "speech.sentence"
-                       for e in after)
+        after = events[events.index(cancelled[0]) :]
+        assert not any(
+            e.get("turn_id") == first_turn and e["type"] == "speech.sentence" for e in after
+        )
 
 
 async def test_bad_messages_get_errors_and_the_socket_stays_open(live_app: LiveApp) -> None:
@@ -98,8 +99,10 @@ async def test_bad_messages_get_errors_and_the_socket_stays_open(live_app: LiveA
             (json.dumps([1, 2]), "bad_message"),
             (json.dumps({"type": "dance"}), "unknown_type"),
             (json.dumps({"type": "user_transcript", "text": 5}), "bad_message"),
-            (json.dumps({"type": "user_transcript", "text": "  ", "final": True}),
-             "empty_transcript"),
+            (
+                json.dumps({"type": "user_transcript", "text": "  ", "final": True}),
+                "empty_transcript",
+            ),
         ):
             await ws.send(raw)
             event = json.loads(await ws.recv())

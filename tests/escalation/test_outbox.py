@@ -176,7 +176,7 @@ async def test_alert_goes_out_on_every_configured_channel(
             request.body,
             request.headers["x-aftercare-signature"],
         )
-        link = "https://aftercare.clinic.example/staff/escalations/esc-1"
+        link = "https://aftercare.clinic.example/coordinator#esc-1"
         assert request.json()["escalation"]["link"] == link
         (mail,) = smtp.received()
         assert mail.rcpt_tos == ["a@clinic.example", "b@clinic.example"]
