@@ -40,16 +40,18 @@ def choose_threshold(
     scores: Sequence[float], labels: Sequence[int], must_escalate: Sequence[bool]
 ) -> float:
     """The threshold maximising right answers with must-escalate recall >= the target."""
-    candidates = [*sorted({round(s, 3) for s in scores}), 1.0]
+    candidates = [*sorted(set(scores)), 1.0]
     best, best_right = 0.5, -1
     total_escalate = max(1, sum(must_escalate))
-    for t in candidates:
+    for i, t in enumerate(candidates):
         escalated = sum(1 for s, m in zip(scores, must_escalate, strict=True) if m and s < t)
         if escalated / total_escalate < ESCALATE_TARGET:
             continue
         right = sum(1 for s, y in zip(scores, labels, strict=True) if y and s >= t)
-        if right > best_right:
-            best, best_right = t, right
+        if right >= best_right:  # ties: the higher cut, escalating more
+            # Halfway to the score below: the cut does not sit on a calibration example.
+            below = candidates[i - 1] if i > 0 else t
+            best, best_right = round((below + t) / 2, 4), right
     return best
 
 

@@ -19,6 +19,7 @@ import logging
 import multiprocessing
 import os
 import random
+import signal
 import socket
 import sys
 import tempfile
@@ -94,7 +95,8 @@ def stop(server: multiprocessing.process.BaseProcess) -> None:
     if server.is_alive():
         server.kill()
         server.join()
-    if server.exitcode != 0:
+    # uvicorn shuts down gracefully on SIGTERM, then re-raises it: -SIGTERM is a clean exit.
+    if server.exitcode not in (0, -signal.SIGTERM):
         print(f"the server exited with code {server.exitcode}")
 
 
