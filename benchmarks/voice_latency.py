@@ -7,7 +7,13 @@ Each session asks questions the corpus answers, one after another, waiting for
 ``turn.completed`` before the next. Times are taken on the client, from sending the final
 transcript to the first ``speech.sentence`` of that turn and to ``turn.completed``.
 
+By default the sessions ask back to back, the heaviest load 50 sessions can make: the
+figure then mostly measures queueing behind the server's throughput. ``--pause`` makes
+each session wait between an answer and its next question, as a patient listening to the
+answer and speaking again would, with the sessions' first questions spread over it.
+
     python benchmarks/voice_latency.py [--sessions 50] [--per-session 5] [--single 30]
+                                       [--pause 0]
 """
 
 from __future__ import annotations
@@ -153,7 +159,7 @@ async def run(url: str, questions: list[str], plan: Plan) -> None:
         return [questions[(start + i) % len(questions)] for i in range(count)]
 
     await session(url, take(0, plan.warmup))
-    alone = await session(url, take(plan.warmup, plan.single), plan.pause)
+    alone = await session(url, take(plan.warmup, plan.single))
 
     start = plan.warmup + plan.single
     jitter = random.Random(7)
