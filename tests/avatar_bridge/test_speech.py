@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import timeit
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -272,19 +271,6 @@ def test_no_meaning_change_in_plain_prose() -> None:
 
 def test_private_use_characters_dropped() -> None:
     assert spoken_form("Call \ue000 116 123.") == "Call 116 123."
-
-
-def test_fast_enough_for_a_four_sentence_answer() -> None:
-    answer = (
-        "Most men can drive again once the catheter is out, usually after 7-10 days. "
-        "Do not lift more than 10 lb (4.5 kg) for 4 weeks. "
-        "A fever of 38.0 °C or more needs a call to 01223 000 000. "
-        "Your PSA should fall below 0.2 ng/mL, e.g. at 6 weeks."
-    )
-    spoken_form(answer)
-    # The best of several runs, so a busy machine does not make it flaky.
-    best = min(timeit.repeat(lambda: spoken_form(answer), number=200, repeat=5)) / 200
-    assert best < 0.0004
 
 
 LONDON = ZoneInfo("Europe/London")
