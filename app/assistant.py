@@ -12,6 +12,7 @@ import asyncio
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -58,6 +59,7 @@ class TurnContext:
 
     patient_id: str | None = None
     history: Sequence[Message] = field(default_factory=tuple)
+    patient_context: str | None = None
     turn_id: str = field(default_factory=lambda: uuid.uuid4().hex)
 
 
@@ -100,6 +102,9 @@ class Assistant:
         self._weights = weights
         self._clock = clock
         self._pending: dict[str, asyncio.Task[Escalation]] = {}
+        # Searches wait on the query batcher; their own pool keeps the default pool
+        # (database work: bookings) from queueing behind them.
+        self._search_pool = ThreadPoolExecutor(max_workers=32, thread_name_prefix="search")
 
     async def ask(self, question: str, context: TurnContext | None = None) -> TurnResult:
         result: TurnResult | None = None
@@ -168,7 +173,8 @@ class Assistant:
             yield done("escalated", escalation=ref)
             return
 
-        result = await asyncio.to_thread(self._search.search, question)
+        loop = asyncio.get_running_loop()
+        result = await loop.run_in_executor(self._search_pool, self._search.search, question)
         since = timer.mark("retrieval", since)
         policy = decide(result.signals, self._threshold, self._weights)
         clinician_only = needs_clinician(question)
@@ -178,7 +184,12 @@ class Assistant:
             sentences: list[tuple[str, str | None]] = []
             try:
                 async for composed in self._composer.compose(
-                    CompositionRequest(result.normalised_query, result.passages, context.history)
+                    CompositionRequest(
+                        result.normalised_query,
+                        result.passages,
+                        context.history,
+                        context.patient_context,
+                    )
                 ):
                     sentences.append((composed.text, composed.doc_id))
                     yield say(composed.text)
@@ -297,6 +308,12 @@ class Assistant:
         if task is None:
             return None
         return _escalation_ref(await task)
+
+    async def close(self) -> None:
+        self._search_pool.shutdown(wait=False, cancel_futures=True)
+        closer = getattr(self._composer, "aclose", None)
+        if closer is not None:
+            await closer()
 
     async def drain(self) -> None:
         """Wait for escalations still being booked (used on shutdown)."""

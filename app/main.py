@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.avatars import AvatarHub
 from app.composers.base import AnswerComposer
 from app.composers.extractive import ExtractiveComposer
+from app.composers.generated import build_composer
 from app.errors_http import install_error_handlers
 from app.metrics import Metrics
 from app.people import People
@@ -41,7 +42,13 @@ def utc_now() -> datetime:
 
 def choose_composer(services: Services) -> AnswerComposer:
     """Extractive unless an OpenAI-compatible endpoint is configured."""
-    return ExtractiveComposer()
+    assert services.embedder is not None
+    return build_composer(
+        services.settings,
+        services.embedder,
+        ExtractiveComposer(),
+        lambda reason: services.metrics.composer_fallbacks.labels(reason).inc(),
+    )
 
 
 def build_services(

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.assistant import Assistant, TurnContext
 from app.avatars import AvatarHub
-from app.composers.base import AnswerComposer
+from app.composers.base import AnswerComposer, Message
 from app.metrics import Metrics
 from app.people import People
 from app.settings import Settings
@@ -31,7 +31,7 @@ from escalation.jobs import MEMORY_STORE
 from escalation.outbox import AlertOutbox
 from escalation.policy import PolicyWeights
 from escalation.service import EscalationService
-from ingestion.embedding import Embedder
+from ingestion.embedding import Embedder, QueryBatcher
 from ingestion.index import CorpusIndexer, IngestReport, Progress
 from ingestion.search import CorpusSearch
 from ingestion.store import ChromaCollections, open_collections
@@ -55,6 +55,7 @@ class Services:
     alerts: AlertOutbox
     avatars: AvatarHub
     embedder: Embedder | None = None
+    batcher: QueryBatcher | None = None
     collections: ChromaCollections | None = None
     search: CorpusSearch | None = None
     indexer: CorpusIndexer | None = None
@@ -75,7 +76,9 @@ class Services:
         self.indexer = CorpusIndexer(
             self.collections, self.embedder, self.settings.ingestion.chunk_max_tokens
         )
-        self.search = CorpusSearch(self.collections, self.embedder, self.settings.ingestion.top_k)
+        if self.batcher is None:
+            self.batcher = QueryBatcher(self.embedder)
+        self.search = CorpusSearch(self.collections, self.batcher, self.settings.ingestion.top_k)
 
     def ingest(
         self, corpus_dir: Path | None = None, progress: Progress | None = None
@@ -160,6 +163,19 @@ class Services:
             self.jobs.shutdown(wait=False)
             self._background = False
         await self.http.aclose()
+        if self.assistant is not None:
+            await self.assistant.close()
+        if self.batcher is not None:
+            self.batcher.close()
+
+    def turn_context(
+        self, patient_id: str | None, history: tuple[Message, ...] = ()
+    ) -> TurnContext:
+        """Who is asking: his recovery stage reaches the composer, never the logs."""
+        stage = None
+        if patient_id is not None:
+            stage = self.people.patient(patient_id).recovery_stage(self.clock().date())
+        return TurnContext(patient_id=patient_id, history=history, patient_context=stage)
 
     async def ask_cli(self, question: str, patient_id: str | None) -> TurnResult:
         """A trusted local caller (the CLI): the patient must exist."""
@@ -186,9 +202,10 @@ class Services:
             raise InvalidQuestionError(
                 f"the question is longer than {self.settings.max_question_chars} characters"
             )
+        context = self.turn_context(patient_id)
         if patient_id is not None:
             self.people.audit(actor, "ask", "turn", patient_id, detail=channel)
         assert self.assistant is not None
-        result = await self.assistant.ask(question, TurnContext(patient_id=patient_id))
+        result = await self.assistant.ask(question, context)
         self.metrics.observe(result, channel)
         return result

@@ -49,12 +49,14 @@ class VoiceSession:
         ack_after_s: float,
         max_chars: int,
         speech_out: SpeechOut | None = None,
+        patient_context: str | None = None,
     ) -> None:
         self._assistant = assistant
         self._raw_send = send
         self._send_lock = asyncio.Lock()
         self._metrics = metrics
         self._patient_id = patient_id
+        self._patient_context = patient_context
         self._ack_after_s = ack_after_s
         self._max_chars = max_chars
         self._speech_out = speech_out or SpeechOut()
@@ -87,7 +89,11 @@ class VoiceSession:
                 )
                 return
             await self.cancel_turn()
-            context = TurnContext(patient_id=self._patient_id, history=tuple(self._history))
+            context = TurnContext(
+                patient_id=self._patient_id,
+                history=tuple(self._history),
+                patient_context=self._patient_context,
+            )
             self._turn_id = context.turn_id
             self._turn = asyncio.create_task(self._run(text, context))
         else:

@@ -13,17 +13,21 @@ import re
 import threading
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
-from ingestion.embedding import Embedder, Vector
+from ingestion.embedding import Vector
 from ingestion.errors import IndexUnavailableError
 from ingestion.store import ChromaCollections
 from ingestion.text import STOPWORDS, content_stems, stem, words
 
 _MARGIN_EXTRA = 10
 _SPELLED_LETTERS = re.compile(r"\b(?:[a-zA-Z]\.?\s){1,4}[a-zA-Z]\.?(?=\s|$|[?,!])")
+
+
+class QueryEmbedder(Protocol):
+    def embed_one(self, text: str) -> Vector: ...
 
 
 @dataclass(frozen=True)
@@ -82,7 +86,7 @@ class _SentenceCache:
 class CorpusSearch:
     """Question -> top passages with scores and signals. Thread-safe; refresh after ingest."""
 
-    def __init__(self, collections: ChromaCollections, embedder: Embedder, top_k: int) -> None:
+    def __init__(self, collections: ChromaCollections, embedder: QueryEmbedder, top_k: int) -> None:
         self._collections = collections
         self._embedder = embedder
         self._top_k = top_k

@@ -55,6 +55,7 @@ async def voice(socket: WebSocket) -> None:
         ack_after_s=services.settings.voice_ack_after_s,
         max_chars=services.settings.max_question_chars,
         speech_out=speech_out,
+        patient_context=services.turn_context(patient_id).patient_context,
     )
     await socket.send_json(
         {"type": "session.ready", "avatar": hub.public(avatar) if avatar else None}

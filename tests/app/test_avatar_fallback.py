@@ -1,0 +1,107 @@
+"""A HeyGen avatar that stops answering: the patient keeps hearing answers in the browser."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+
+import httpx
+import pytest
+import uvicorn
+import websockets
+from fastapi import FastAPI
+from pydantic import SecretStr
+
+from app.main import build_services
+from avatar_bridge.settings import AvatarSettings
+from ingestion.embedding import Embedder
+from tests.app.conftest import free_port, make_settings, serve
+from tests.app.test_voice import receive_until, say
+from tests.avatar_bridge.providers.fake_vendors import HEYGEN_KEY, VendorState, heygen_app
+
+
+def start_vendor(app: FastAPI) -> tuple[uvicorn.Server, threading.Thread, str]:
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if time.monotonic() > deadline:
+            raise RuntimeError("the fake vendor did not start")
+        time.sleep(0.01)
+    return server, thread, f"http://127.0.0.1:{port}"
+
+
+@pytest.fixture(scope="module")
+def vendor_and_app(
+    tmp_path_factory: pytest.TempPathFactory, embedder: Embedder
+) -> Iterator[tuple[VendorState, str]]:
+    state = VendorState()
+    vendor, vendor_thread, vendor_url = start_vendor(heygen_app(state))
+    settings = make_settings(
+        tmp_path_factory.mktemp("avatar"),
+        avatar=AvatarSettings(
+            provider="heygen",
+            heygen_api_key=SecretStr(HEYGEN_KEY),
+            heygen_base_url=vendor_url,
+            heygen_avatar_id="avatar-1",
+            request_timeout_s=2.0,
+        ),
+    )
+    services = build_services(settings)
+    services.embedder = embedder
+    server, thread, base = serve(settings, services)
+    yield state, base
+    server.should_exit = True
+    thread.join(timeout=30)
+    state.release.set()
+    vendor.should_exit = True
+    vendor_thread.join(timeout=10)
+
+
+async def test_vendor_failure_degrades_to_the_browser_voice(
+    vendor_and_app: tuple[VendorState, str],
+) -> None:
+    state, base = vendor_and_app
+    async with httpx.AsyncClient(timeout=30) as client:
+        started = (await client.post(f"{base}/v1/avatar/session", json={})).json()
+    assert started["voice"] == "avatar"
+    avatar = started["avatar"]
+    assert avatar["provider"] == "heygen" and avatar["speaks_itself"] is True
+    assert "raw" not in avatar
+
+    ws_url = base.replace("http://", "ws://") + f"/v1/voice?avatar_session={avatar['session_id']}"
+    async with websockets.connect(ws_url) as ws:
+        ready = json.loads(await ws.recv())
+        assert ready["avatar"]["session_id"] == avatar["session_id"]
+        await say(ws, "how long will the catheter stay in?")
+        events = await receive_until(ws, {"turn.completed"})
+        assert not any(e["type"] == "avatar.degraded" for e in events)
+        spoken = [c.body for c in state.calls_to("/v1/streaming.task")]
+        assert spoken and all(body["task_type"] == "repeat" for body in spoken)
+
+        state.fail["/v1/streaming.task"] = 500
+        await say(ws, "when can I drive again?")
+        events = await receive_until(ws, {"turn.completed"})
+    kinds = [e["type"] for e in events]
+    assert "avatar.degraded" in kinds
+    degraded = next(e for e in events if e["type"] == "avatar.degraded")
+    assert degraded["speak_in_browser"] is True
+    assert kinds.count("speech.sentence") >= 2  # the answer still arrives, for the browser
+
+
+def test_vendor_down_at_start_means_browser_voice(vendor_and_app: tuple[VendorState, str]) -> None:
+    state, base = vendor_and_app
+    state.fail["/v1/streaming.create_token"] = 503
+    body = httpx.post(f"{base}/v1/avatar/session", json={}, timeout=30).json()
+    assert body["avatar"] is None and body["voice"] == "browser"
+    del state.fail["/v1/streaming.create_token"]
+
+
+def test_metrics_count_the_vendor_failures(vendor_and_app: tuple[VendorState, str]) -> None:
+    _, base = vendor_and_app
+    text = httpx.get(f"{base}/metrics", timeout=10).text
+    assert 'aftercare_avatar_failures_total{operation="speak",provider="heygen"}' in text
