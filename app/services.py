@@ -31,7 +31,7 @@ from escalation.jobs import MEMORY_STORE
 from escalation.outbox import AlertOutbox
 from escalation.policy import PolicyWeights
 from escalation.service import EscalationService
-from ingestion.embedding import Embedder, QueryBatcher
+from ingestion.embedding import Embedder
 from ingestion.index import CorpusIndexer, IngestReport, Progress
 from ingestion.search import CorpusSearch
 from ingestion.store import ChromaCollections, open_collections
@@ -55,7 +55,6 @@ class Services:
     alerts: AlertOutbox
     avatars: AvatarHub
     embedder: Embedder | None = None
-    batcher: QueryBatcher | None = None
     collections: ChromaCollections | None = None
     search: CorpusSearch | None = None
     indexer: CorpusIndexer | None = None
@@ -76,9 +75,10 @@ class Services:
         self.indexer = CorpusIndexer(
             self.collections, self.embedder, self.settings.ingestion.chunk_max_tokens
         )
-        if self.batcher is None:
-            self.batcher = QueryBatcher(self.embedder)
-        self.search = CorpusSearch(self.collections, self.batcher, self.settings.ingestion.top_k)
+        if self.search is None:
+            self.search = CorpusSearch(
+                self.collections, self.embedder, self.settings.ingestion.top_k
+            )
 
     def ingest(
         self, corpus_dir: Path | None = None, progress: Progress | None = None
@@ -165,8 +165,8 @@ class Services:
         await self.http.aclose()
         if self.assistant is not None:
             await self.assistant.close()
-        if self.batcher is not None:
-            self.batcher.close()
+        if self.search is not None:
+            self.search.close()
 
     def turn_context(
         self, patient_id: str | None, history: tuple[Message, ...] = ()

@@ -5,9 +5,7 @@ Loaded once per process by whoever builds the object graph, never downloaded.
 
 from __future__ import annotations
 
-import queue
 import threading
-from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
@@ -95,64 +93,3 @@ class LlamaIndexEmbedding(BaseEmbedding):
 
     def _get_text_embeddings(self, texts: list[str]) -> list[list[float]]:
         return self._embedder.embed(texts).tolist()  # type: ignore[no-any-return]
-
-
-class QueryBatcher:
-    """Embeds questions that arrive together in one forward pass.
-
-    Under load, fifty questions embedded one by one queue for fifty passes; taken together
-    they cost a few. A lone question goes through at once, without waiting for company.
-    """
-
-    def __init__(self, embedder: Embedder, max_batch: int = 64) -> None:
-        self._embedder = embedder
-        self._max_batch = max_batch
-        self._queue: queue.SimpleQueue[tuple[str, Future[Vector]] | None] = queue.SimpleQueue()
-        self._worker: threading.Thread | None = None
-        self._start_lock = threading.Lock()
-
-    def embed_one(self, text: str) -> Vector:
-        future: Future[Vector] = Future()
-        self._ensure_worker()
-        self._queue.put((text, future))
-        return future.result()
-
-    def close(self) -> None:
-        if self._worker is not None:
-            self._queue.put(None)
-            self._worker.join(timeout=5)
-            self._worker = None
-
-    def _ensure_worker(self) -> None:
-        if self._worker is not None:
-            return
-        with self._start_lock:
-            if self._worker is None:
-                self._worker = threading.Thread(
-                    target=self._run, name="query-embedder", daemon=True
-                )
-                self._worker.start()
-
-    def _run(self) -> None:
-        while True:
-            first = self._queue.get()
-            if first is None:
-                return
-            batch = [first]
-            while len(batch) < self._max_batch:
-                try:
-                    item = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if item is None:
-                    self._queue.put(None)
-                    break
-                batch.append(item)
-            try:
-                vectors = self._embedder.embed([text for text, _ in batch])
-            except Exception as exc:
-                for _, future in batch:
-                    future.set_exception(exc)
-                continue
-            for (_, future), vector in zip(batch, vectors, strict=True):
-                future.set_result(vector)

@@ -13,11 +13,12 @@ import re
 import threading
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 
-from ingestion.embedding import Vector
+from ingestion.batching import Batcher
+from ingestion.embedding import Embedder, Vector
 from ingestion.errors import IndexUnavailableError
 from ingestion.store import ChromaCollections
 from ingestion.text import STOPWORDS, content_stems, stem, words
@@ -26,8 +27,7 @@ _MARGIN_EXTRA = 10
 _SPELLED_LETTERS = re.compile(r"\b(?:[a-zA-Z]\.?\s){1,4}[a-zA-Z]\.?(?=\s|$|[?,!])")
 
 
-class QueryEmbedder(Protocol):
-    def embed_one(self, text: str) -> Vector: ...
+_Hits = list[tuple[str, Any, str, float]]
 
 
 @dataclass(frozen=True)
@@ -86,10 +86,13 @@ class _SentenceCache:
 class CorpusSearch:
     """Question -> top passages with scores and signals. Thread-safe; refresh after ingest."""
 
-    def __init__(self, collections: ChromaCollections, embedder: QueryEmbedder, top_k: int) -> None:
+    def __init__(
+        self, collections: ChromaCollections, embedder: Embedder, top_k: int, max_batch: int = 64
+    ) -> None:
         self._collections = collections
         self._embedder = embedder
         self._top_k = top_k
+        self._batcher: Batcher[str, tuple[Vector, _Hits]] = Batcher(self._retrieve_many, max_batch)
         self._cache = _SentenceCache()
         self._lock = threading.Lock()
 
@@ -144,33 +147,50 @@ class CorpusSearch:
 
         return re.sub(r"[A-Za-z]+", fix, text)
 
+    def close(self) -> None:
+        self._batcher.close()
+
     def search(self, question: str) -> SearchResult:
+        """Blocking; questions searched at the same time from many threads share a batch."""
         cache = self._cache
         normalised = self.normalise(question)
-        query_vector = self._embedder.embed_one(normalised)
+        query_vector, hits = self._batcher.submit(normalised)
+        query_stems = content_stems(normalised)
+        passages = [
+            self._passage(chunk_id, meta, text, 1.0 - float(distance), query_vector, query_stems)
+            for chunk_id, meta, text, distance in hits
+        ]
+        passages.sort(key=relevance, reverse=True)
+        signals = _signals(passages, query_stems, cache.stems)
+        return SearchResult(question, normalised, tuple(passages[: self._top_k]), signals)
+
+    def _retrieve_many(self, queries: list[str]) -> list[tuple[Vector, _Hits]]:
+        """One embedding pass and one index query for a whole batch of questions."""
+        vectors = self._embedder.embed(queries)
         try:
             got = self._collections.chunks.query(
-                query_embeddings=[query_vector],
+                query_embeddings=list(vectors),
                 # A wider net than top_k, so the margin to the next document is real.
                 n_results=self._top_k + _MARGIN_EXTRA,
                 include=["metadatas", "documents", "distances"],
             )
         except Exception as exc:
             raise IndexUnavailableError(f"cannot search the corpus index: {exc}") from exc
-        query_stems = content_stems(normalised)
-        passages = [
-            self._passage(chunk_id, meta, text, 1.0 - float(distance), query_vector, query_stems)
-            for chunk_id, meta, text, distance in zip(
-                got["ids"][0],
-                got["metadatas"][0],
-                got["documents"][0],
-                got["distances"][0],
-                strict=True,
+        return [
+            (
+                vectors[i],
+                list(
+                    zip(
+                        got["ids"][i],
+                        got["metadatas"][i],
+                        got["documents"][i],
+                        got["distances"][i],
+                        strict=True,
+                    )
+                ),
             )
+            for i in range(len(queries))
         ]
-        passages.sort(key=relevance, reverse=True)
-        signals = _signals(passages, query_stems, cache.stems)
-        return SearchResult(question, normalised, tuple(passages[: self._top_k]), signals)
 
     def _passage(
         self,
