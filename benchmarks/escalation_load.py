@@ -15,11 +15,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import multiprocessing
 import os
-import signal
-import socket
 import sqlite3
 import sys
 import tempfile
@@ -33,11 +30,11 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import httpx
+from live_server import free_port, serve, stop, wait_ready
 
 from app.evaluation import load_questions, percentile
 
 REQUEST_TIMEOUT_S = 120.0
-READY_TIMEOUT_S = 600.0
 
 
 @dataclass(frozen=True)
@@ -47,50 +44,6 @@ class Reply:
     outcome: str | None
     appointment: dict[str, Any] | None
     timings_ms: dict[str, float]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def serve(data_dir: str, corpus: str, port: int) -> None:
-    """The server process: the real app, built from settings, under uvicorn."""
-    import uvicorn
-
-    from app.main import create_app
-    from app.settings import Settings
-
-    # One warning per escalation (no coordinator channel here) would drown the figures.
-    logging.getLogger().setLevel(logging.ERROR)
-    settings = Settings(_env_file=None, data_dir=Path(data_dir), corpus_dir=Path(corpus))
-    uvicorn.run(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
-
-
-def wait_ready(base: str, server: multiprocessing.process.BaseProcess) -> None:
-    deadline = time.monotonic() + READY_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if not server.is_alive():
-            raise SystemExit(f"the server exited early (code {server.exitcode})")
-        try:
-            if httpx.get(base + "/readyz", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    raise SystemExit("the server did not become ready in time")
-
-
-def stop(server: multiprocessing.process.BaseProcess) -> None:
-    server.terminate()
-    server.join(timeout=30)
-    if server.is_alive():
-        server.kill()
-        server.join()
-    # uvicorn shuts down gracefully on SIGTERM, then re-raises it: -SIGTERM is a clean exit.
-    if server.exitcode not in (0, -signal.SIGTERM):
-        print(f"the server exited with code {server.exitcode}")
 
 
 def main() -> None:

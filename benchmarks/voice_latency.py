@@ -21,12 +21,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import logging
 import multiprocessing
 import os
 import random
-import signal
-import socket
 import sys
 import tempfile
 import time
@@ -37,7 +34,7 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import httpx
+from live_server import free_port, serve, stop, wait_ready
 from websockets.asyncio.client import ClientConnection, connect
 
 from app.evaluation import load_questions, percentile
@@ -45,7 +42,6 @@ from app.evaluation import load_questions, percentile
 ACK_AFTER_S = 5.0
 """Longer than any turn here, so the filler acknowledgement never counts as a sentence."""
 TURN_TIMEOUT_S = 60.0
-READY_TIMEOUT_S = 600.0
 TARGET_P95_MS = 150.0
 
 
@@ -55,55 +51,6 @@ class TurnTiming:
     completed_ms: float
     server_ms: dict[str, float]
     outcome: str
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def serve(data_dir: str, corpus: str, port: int) -> None:
-    """The server process: the real app, built from settings, under uvicorn."""
-    import uvicorn
-
-    from app.main import create_app
-    from app.settings import Settings
-
-    # One warning per booked escalation (no coordinator channel here) would drown the figures.
-    logging.getLogger().setLevel(logging.ERROR)
-    settings = Settings(
-        _env_file=None,
-        data_dir=Path(data_dir),
-        corpus_dir=Path(corpus),
-        voice_ack_after_s=ACK_AFTER_S,
-    )
-    uvicorn.run(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
-
-
-def wait_ready(base: str, server: multiprocessing.process.BaseProcess) -> None:
-    deadline = time.monotonic() + READY_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if not server.is_alive():
-            raise SystemExit(f"the server exited early (code {server.exitcode})")
-        try:
-            if httpx.get(base + "/readyz", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    raise SystemExit("the server did not become ready in time")
-
-
-def stop(server: multiprocessing.process.BaseProcess) -> None:
-    server.terminate()
-    server.join(timeout=30)
-    if server.is_alive():
-        server.kill()
-        server.join()
-    # uvicorn shuts down gracefully on SIGTERM, then re-raises it: -SIGTERM is a clean exit.
-    if server.exitcode not in (0, -signal.SIGTERM):
-        print(f"the server exited with code {server.exitcode}")
 
 
 def main() -> None:
@@ -131,7 +78,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         port = free_port()
         server = multiprocessing.get_context("spawn").Process(
-            target=serve, args=(tmp, str(args.corpus.resolve()), port), daemon=True
+            target=serve, args=(tmp, str(args.corpus.resolve()), port, ACK_AFTER_S), daemon=True
         )
         started = time.perf_counter()
         server.start()

@@ -49,8 +49,18 @@ async def start_session(
 
 
 @router.delete("/session/{session_id}", status_code=204)
-async def close_session(session_id: str, services: ServicesDep) -> None:
-    await services.avatars.close(session_id)
+async def close_session(
+    session_id: str,
+    services: ServicesDep,
+    credentials: BearerDep,
+    patient_id: str | None = None,
+) -> None:
+    """A named patient's session closes only with his key; unknown ids are a no-op."""
+    if patient_id is not None:
+        key = credentials.credentials if credentials else None
+        services.people.patient_for_key(patient_id, key)
+    if services.avatars.session(session_id, patient_id) is not None:
+        await services.avatars.close(session_id)
 
 
 @router.post("/tavus/callback")

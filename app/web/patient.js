@@ -640,8 +640,14 @@
     if (!avatarSessionId) return;
     const id = avatarSessionId;
     avatarSessionId = null;
-    fetch("/v1/avatar/session/" + encodeURIComponent(id), { method: "DELETE", keepalive: true })
-      .catch(() => undefined);
+    const headers = {};
+    if (identity.key) headers.Authorization = "Bearer " + identity.key;
+    const query = identity.patientId ? "?patient_id=" + encodeURIComponent(identity.patientId) : "";
+    fetch("/v1/avatar/session/" + encodeURIComponent(id) + query, {
+      method: "DELETE",
+      headers,
+      keepalive: true,
+    }).catch(() => undefined);
   }
 
   function showAvatar(info) {

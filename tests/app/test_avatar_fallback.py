@@ -105,3 +105,15 @@ def test_metrics_count_the_vendor_failures(vendor_and_app: tuple[VendorState, st
     _, base = vendor_and_app
     text = httpx.get(f"{base}/metrics", timeout=10).text
     assert 'aftercare_avatar_failures_total{operation="speak",provider="heygen"}' in text
+
+
+def test_closing_a_session(vendor_and_app: tuple[VendorState, str]) -> None:
+    state, base = vendor_and_app
+    avatar = httpx.post(f"{base}/v1/avatar/session", json={}, timeout=30).json()["avatar"]
+    closed = httpx.delete(f"{base}/v1/avatar/session/{avatar['session_id']}", timeout=30)
+    assert closed.status_code == 204
+    assert any(c.path == "/v1/streaming.stop" for c in state.calls)
+    named = httpx.delete(
+        f"{base}/v1/avatar/session/x", params={"patient_id": "someone"}, timeout=30
+    )
+    assert named.status_code == 401

@@ -1,0 +1,67 @@
+"""The real app in a process of its own on loopback, for the load benchmarks.
+
+The load generator then does not share the server's interpreter lock, so its figures are
+the server's.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import signal
+import socket
+import time
+from pathlib import Path
+
+import httpx
+
+READY_TIMEOUT_S = 600.0
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def serve(data_dir: str, corpus: str, port: int, voice_ack_after_s: float = 0.8) -> None:
+    """The server process: the real app, built from settings, under uvicorn."""
+    import uvicorn
+
+    from app.main import create_app
+    from app.settings import Settings
+
+    # One warning per escalation (no coordinator channel here) would drown the figures.
+    logging.getLogger().setLevel(logging.ERROR)
+    settings = Settings(
+        _env_file=None,
+        data_dir=Path(data_dir),
+        corpus_dir=Path(corpus),
+        voice_ack_after_s=voice_ack_after_s,
+    )
+    uvicorn.run(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
+
+
+def wait_ready(base: str, server: multiprocessing.process.BaseProcess) -> None:
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if not server.is_alive():
+            raise SystemExit(f"the server exited early (code {server.exitcode})")
+        try:
+            if httpx.get(base + "/readyz", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    raise SystemExit("the server did not become ready in time")
+
+
+def stop(server: multiprocessing.process.BaseProcess) -> None:
+    server.terminate()
+    server.join(timeout=30)
+    if server.is_alive():
+        server.kill()
+        server.join()
+    # uvicorn shuts down gracefully on SIGTERM, then re-raises it: -SIGTERM is a clean exit.
+    if server.exitcode not in (0, -signal.SIGTERM):
+        print(f"the server exited with code {server.exitcode}")
