@@ -154,7 +154,7 @@ class Assistant:
 
         if flag or person:
             # A routine concern hears the clinic's fixed words for it, then the booking.
-            for sentence in _sentences(flag.instruction) if flag else [PERSON_REQUESTED]:
+            for sentence in split_sentences(flag.instruction) if flag else [PERSON_REQUESTED]:
                 yield say(sentence)
             escalation = await self._escalate(
                 question,
@@ -231,7 +231,7 @@ class Assistant:
         done: Callable[..., CompletedEvent],
     ) -> AsyncIterator[TurnEvent]:
         # The fixed instruction goes first: the booking must never delay it.
-        for sentence in _sentences(flag.instruction):
+        for sentence in split_sentences(flag.instruction):
             yield say(sentence)
         red_flag = RedFlagRef(flag.rule, flag.priority)  # type: ignore[arg-type]
         yield RedFlagEvent(red_flag)
@@ -362,7 +362,3 @@ def _excerpt(text: str) -> str:
         return text
     cut = text[:EXCERPT_CHARS].rsplit(" ", 1)[0]
     return cut + " ..."
-
-
-def _sentences(text: str) -> list[str]:
-    return split_sentences(text)
