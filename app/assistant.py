@@ -9,6 +9,8 @@ finishes the booking it started, and the caller can collect it.
 from __future__ import annotations
 
 import asyncio
+import functools
+import logging
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -38,6 +40,7 @@ from app.turn import (
     TurnEvent,
     TurnResult,
 )
+from app.turn_log import TurnLog
 from avatar_bridge.sentences import split_sentences
 from avatar_bridge.speech import spoken_form
 from escalation.clinic import ClinicConfig
@@ -51,6 +54,7 @@ from escalation.triage import RedFlag, triage
 from ingestion.search import CorpusSearch, Passage, SearchResult
 
 EXCERPT_CHARS = 280
+log = logging.getLogger("aftercare.turn")
 
 
 @dataclass
@@ -61,6 +65,9 @@ class TurnContext:
     history: Sequence[Message] = field(default_factory=tuple)
     patient_context: str | None = None
     turn_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    # Ties the turns of one call or session together (a platform's call id, a socket's id).
+    conversation_id: str | None = None
+    channel: str = "api"
 
 
 class _Timer:
@@ -93,8 +100,11 @@ class Assistant:
         threshold: float,
         weights: PolicyWeights,
         clock: Callable[[], datetime],
+        turn_log: TurnLog | None = None,
     ) -> None:
         self._search = search
+        self._turn_log = turn_log
+        self._recording: set[asyncio.Future[str]] = set()
         self._composer = composer
         self._escalations = escalations
         self._clinic = clinic
@@ -134,6 +144,7 @@ class Assistant:
                 timings_ms=timer.total(),
                 **extra,  # type: ignore[arg-type]
             )
+            self._record(result, context)
             return CompletedEvent(result)
 
         since = timer.start
@@ -250,6 +261,29 @@ class Assistant:
         yield EscalationEvent(ref)
         yield done("red_flag", red_flag=red_flag, escalation=ref)
 
+    def _record(self, result: TurnResult, context: TurnContext) -> None:
+        """Store the turn off the event loop; the patient never waits for it."""
+        if self._turn_log is None:
+            return
+        future = asyncio.get_running_loop().run_in_executor(
+            None,
+            functools.partial(
+                self._turn_log.record,
+                result,
+                turn_id=context.turn_id,
+                channel=context.channel,
+                patient_id=context.patient_id,
+                conversation_id=context.conversation_id,
+            ),
+        )
+        self._recording.add(future)
+        future.add_done_callback(self._recorded)
+
+    def _recorded(self, future: asyncio.Future[str]) -> None:
+        self._recording.discard(future)
+        if not future.cancelled() and future.exception() is not None:
+            log.warning("a turn could not be stored: %s", type(future.exception()).__name__)
+
     async def _escalate(
         self,
         question: str,
@@ -319,6 +353,8 @@ class Assistant:
         """Wait for escalations still being booked (used on shutdown)."""
         if self._pending:
             await asyncio.gather(*self._pending.values(), return_exceptions=True)
+        if self._recording:
+            await asyncio.gather(*self._recording, return_exceptions=True)
 
 
 def _escalation_ref(escalation: Escalation) -> EscalationRef:

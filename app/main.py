@@ -21,6 +21,7 @@ from app.metrics import Metrics
 from app.people import People
 from app.services import Services
 from app.settings import Settings
+from app.turn_log import TurnLog
 from avatar_bridge.keepalive import KeepAlive
 from avatar_bridge.providers.factory import build_provider
 from escalation.clinic import ClinicConfig, load_clinic_config
@@ -94,6 +95,7 @@ def build_services(
         engine=engine,
         sessions=sessions,
         people=People(sessions, clock),
+        turns=TurnLog(sessions, clock),
         escalations=escalations,
         metrics=metrics,
         clock=clock,

@@ -26,6 +26,7 @@ from app.metrics import Metrics
 from app.people import People
 from app.settings import Settings
 from app.turn import TurnResult
+from app.turn_log import TurnLog
 from escalation.clinic import ClinicConfig
 from escalation.jobs import MEMORY_STORE
 from escalation.outbox import AlertOutbox
@@ -46,6 +47,7 @@ class Services:
     engine: Engine
     sessions: sessionmaker[Session]
     people: People
+    turns: TurnLog
     escalations: EscalationService
     metrics: Metrics
     clock: Callable[[], datetime]
@@ -117,6 +119,7 @@ class Services:
             threshold=threshold,
             weights=weights,
             clock=self.clock,
+            turn_log=self.turns,
         )
 
     async def start(
@@ -169,13 +172,24 @@ class Services:
             self.search.close()
 
     def turn_context(
-        self, patient_id: str | None, history: tuple[Message, ...] = ()
+        self,
+        patient_id: str | None,
+        history: tuple[Message, ...] = (),
+        *,
+        channel: str = "api",
+        conversation_id: str | None = None,
     ) -> TurnContext:
         """Who is asking: his recovery stage reaches the composer, never the logs."""
         stage = None
         if patient_id is not None:
             stage = self.people.patient(patient_id).recovery_stage(self.clock().date())
-        return TurnContext(patient_id=patient_id, history=history, patient_context=stage)
+        return TurnContext(
+            patient_id=patient_id,
+            history=history,
+            patient_context=stage,
+            channel=channel,
+            conversation_id=conversation_id,
+        )
 
     async def ask_cli(self, question: str, patient_id: str | None) -> TurnResult:
         """A trusted local caller (the CLI): the patient must exist."""
@@ -202,7 +216,7 @@ class Services:
             raise InvalidQuestionError(
                 f"the question is longer than {self.settings.max_question_chars} characters"
             )
-        context = self.turn_context(patient_id)
+        context = self.turn_context(patient_id, channel=channel)
         if patient_id is not None:
             self.people.audit(actor, "ask", "turn", patient_id, detail=channel)
         assert self.assistant is not None

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -52,6 +53,7 @@ class VoiceSession:
         patient_context: str | None = None,
     ) -> None:
         self._assistant = assistant
+        self.conversation_id = uuid.uuid4().hex
         self._raw_send = send
         self._send_lock = asyncio.Lock()
         self._metrics = metrics
@@ -93,6 +95,8 @@ class VoiceSession:
                 patient_id=self._patient_id,
                 history=tuple(self._history),
                 patient_context=self._patient_context,
+                conversation_id=self.conversation_id,
+                channel="voice",
             )
             self._turn_id = context.turn_id
             self._turn = asyncio.create_task(self._run(text, context))

@@ -70,7 +70,7 @@ async def chat_completions(request: Request) -> Response:
             status_code=503,
         )
     patient_id = _patient_ref(services, body)
-    context = services.turn_context(patient_id, body.history())
+    context = services.turn_context(patient_id, body.history(), channel="chat")
     ids = CompletionIds(body.model)
     tool = body.transfer_tool()
     if body.stream:
