@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import re
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -19,8 +20,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from app.composers.base import AnswerComposer, CannotAnswer, CompositionRequest, Message
+from app.composers.extractive import answering_documents
 from app.replies import (
+    NEEDS_CHECKING_TODAY,
     NOT_CONFIDENT,
+    OTHER_QUESTION,
     PERSON_REQUESTED,
     SMALLTALK,
     booking_sentences,
@@ -44,16 +48,30 @@ from app.turn_log import TurnLog
 from avatar_bridge.sentences import split_sentences
 from avatar_bridge.speech import spoken_form
 from escalation.clinic import ClinicConfig
+from escalation.danger_meaning import (
+    MeaningDetector,
+    MeaningMatch,
+    MeaningThresholds,
+    clauses,
+    strongest,
+)
 from escalation.intents import is_smalltalk, wants_person
 from escalation.policy import PolicyWeights, decide
 from escalation.records import Escalation, NewEscalation
 from escalation.records import Passage as EscalationPassage
 from escalation.scope import needs_clinician
 from escalation.service import EscalationService
-from escalation.triage import RedFlag, triage
-from ingestion.search import CorpusSearch, Passage, SearchResult
+from escalation.triage import RedFlag, flag_for_rule, triage
+from escalation.understanding import Understanding, holds_kind, understand
+from ingestion.search import CorpusSearch, Passage, RetrievalSignals, SearchResult
 
 EXCERPT_CHARS = 280
+NEEDS_CHECKING = "needs_checking"
+_DANGER_SECTION = re.compile(
+    r"when to (?:get help|call|talk|contact)|call straight away|signs? of|warning|emergenc"
+    r"|urgent|thoughts of harming|counts as a fever|too much|problems",
+    re.IGNORECASE,
+)
 log = logging.getLogger("aftercare.turn")
 
 
@@ -101,7 +119,11 @@ class Assistant:
         weights: PolicyWeights,
         clock: Callable[[], datetime],
         turn_log: TurnLog | None = None,
+        detector: MeaningDetector | None = None,
+        meaning_thresholds: MeaningThresholds | None = None,
     ) -> None:
+        self._detector = detector
+        self._meaning = meaning_thresholds or MeaningThresholds()
         self._search = search
         self._turn_log = turn_log
         self._recording: set[asyncio.Future[str]] = set()
@@ -147,14 +169,13 @@ class Assistant:
             self._record(result, context)
             return CompletedEvent(result)
 
-        since = timer.start
-        flag = triage(question, self._clinic)
-        smalltalk = None if flag else is_smalltalk(question)
-        person = False if flag or smalltalk else wants_person(question)
-        since = timer.mark("triage", since)
+        reading = await self._read(question, timer)
+        understanding, flag, result = reading.understanding, reading.flag, reading.result
+        person = reading.person
+        since = time.perf_counter()
 
-        if smalltalk:
-            yield say(SMALLTALK[smalltalk])
+        if reading.smalltalk:
+            yield say(SMALLTALK[reading.smalltalk])
             yield done("smalltalk")
             return
 
@@ -181,38 +202,46 @@ class Assistant:
             for sentence in self._booking_words(escalation):
                 yield say(sentence)
             yield EscalationEvent(ref)
-            yield done("escalated", escalation=ref)
+            yield done("escalated", escalation=ref, feeling=understanding.feeling)
             return
 
-        loop = asyncio.get_running_loop()
-        result = await loop.run_in_executor(self._search_pool, self._search.search, question)
-        since = timer.mark("retrieval", since)
-        policy = decide(result.signals, self._threshold, self._weights)
+        assert result is not None
+        kind_found = _holds_asked_kind(result.passages, understanding)
+        policy = decide(TurnSignals.of(result.signals, kind_found), self._threshold, self._weights)
         clinician_only = needs_clinician(question)
         since = timer.mark("policy", since)
 
         if policy.decision == "answer" and clinician_only is None:
             sentences: list[tuple[str, str | None]] = []
+            opening = self._acknowledgement(understanding)
             try:
                 async for composed in self._composer.compose(
                     CompositionRequest(
-                        result.normalised_query,
+                        understanding.focus,
                         result.passages,
                         context.history,
                         context.patient_context,
+                        kind=understanding.kind,
+                        strict=understanding.strict,
                     )
                 ):
+                    if opening and not sentences:
+                        yield say(opening)
                     sentences.append((composed.text, composed.doc_id))
                     yield say(composed.text)
             except CannotAnswer:
                 if spoken:
                     raise
             if sentences:
+                if understanding.other_questions:
+                    yield say(OTHER_QUESTION)
                 timer.mark("compose", since)
                 used = {doc_id for _, doc_id in sentences if doc_id}
                 sources = _sources(result, used)
                 yield SourcesEvent(sources)
-                yield done("answered", policy.confidence, sources=sources)
+                yield done(
+                    "answered", policy.confidence, sources=sources, feeling=understanding.feeling
+                )
                 return
 
         yield say(NOT_CONFIDENT)
@@ -230,7 +259,93 @@ class Assistant:
         for sentence in self._booking_words(escalation):
             yield say(sentence)
         yield EscalationEvent(ref)
-        yield done("escalated", policy.confidence, escalation=ref)
+        yield done("escalated", policy.confidence, escalation=ref, feeling=understanding.feeling)
+
+    async def _read(self, question: str, timer: _Timer, use_meaning: bool = True) -> _Reading:
+        """Everything the turn decides before it speaks: the fixed rules, smalltalk, a request
+        for a person, then retrieval with the focused question and, in the same model pass,
+        the meaning-based danger-sign check of every clause."""
+        since = timer.start
+        understanding = understand(question)
+        flag = triage(question, self._clinic)
+        smalltalk = None if flag else is_smalltalk(question)
+        person = False if flag or smalltalk else wants_person(question)
+        since = timer.mark("triage", since)
+        result: SearchResult | None = None
+        matches: list[MeaningMatch] = []
+        support = False
+        if flag is None and smalltalk is None:
+            loop = asyncio.get_running_loop()
+            candidates = clauses(understanding.sentences) if self._detector else []
+            if person:
+                vectors = await loop.run_in_executor(
+                    self._search_pool, self._search.embed, candidates
+                )
+            else:
+                result, vectors = await loop.run_in_executor(
+                    self._search_pool, self._search.search_with, understanding.focus, candidates
+                )
+            if self._detector is not None and candidates:
+                matches = self._detector.matches(candidates, vectors)
+            support = result is not None and _danger_section(result)
+            if use_meaning:
+                flag = self._meaning_flag(strongest(matches, self._meaning), support)
+            # A red flag's timings name no retrieval: its answer never came from the guides.
+            timer.mark("retrieval" if flag is None and result else "danger_check", since)
+        return _Reading(understanding, flag, smalltalk, person, result, matches, support)
+
+    async def probe(self, question: str) -> Probe:
+        """What the turn would decide and say, without booking anything (for calibration)."""
+        reading = await self._read(question, _Timer(), use_meaning=False)
+        result = reading.result
+        seen = (reading.matches, reading.danger_support)
+        if reading.flag or reading.smalltalk or reading.person or result is None:
+            rule = reading.flag.rule if reading.flag else None
+            return Probe(rule, True, None, None, (), *seen)
+        understanding = reading.understanding
+        signals = TurnSignals.of(result.signals, _holds_asked_kind(result.passages, understanding))
+        if needs_clinician(question):
+            return Probe(None, True, signals, None, (), *seen)
+        sentences: list[tuple[str, str | None]] = []
+        try:
+            async for composed in self._composer.compose(
+                CompositionRequest(
+                    understanding.focus,
+                    result.passages,
+                    kind=understanding.kind,
+                    strict=understanding.strict,
+                )
+            ):
+                sentences.append((composed.text, composed.doc_id))
+        except CannotAnswer:
+            sentences = []
+        answer = " ".join(text for text, _ in sentences) or None
+        docs = tuple(dict.fromkeys(d for _, d in sentences if d))
+        return Probe(None, False, signals, answer, docs, *seen)
+
+    def _meaning_flag(
+        self, meaning: tuple[str, MeaningMatch] | None, danger_support: bool
+    ) -> RedFlag | None:
+        """A danger sign said in other words: the rule's own instruction when the match is
+        sure; when it is less sure but the guides' own danger-sign section agrees, an urgent
+        'needs checking today'. Never answered as general information."""
+        if meaning is None:
+            return None
+        level, match = meaning
+        if level == "rule":
+            return flag_for_rule(match.rule, self._clinic, match.clause) or self._needs_checking(
+                match
+            )
+        return self._needs_checking(match) if danger_support else None
+
+    def _needs_checking(self, match: MeaningMatch) -> RedFlag:
+        instruction = NEEDS_CHECKING_TODAY.format_map(self._clinic.placeholders())
+        return RedFlag(NEEDS_CHECKING, "urgent", instruction, match.clause)
+
+    def _acknowledgement(self, understanding: Understanding) -> str | None:
+        if understanding.feeling is None:
+            return None
+        return str(getattr(self._clinic.acknowledgements, understanding.feeling))
 
     async def _red_flag(
         self,
@@ -355,6 +470,73 @@ class Assistant:
             await asyncio.gather(*self._pending.values(), return_exceptions=True)
         if self._recording:
             await asyncio.gather(*self._recording, return_exceptions=True)
+
+
+@dataclass(frozen=True)
+class _Reading:
+    understanding: Understanding
+    flag: RedFlag | None
+    smalltalk: str | None
+    person: bool
+    result: SearchResult | None
+    matches: list[MeaningMatch]
+    danger_support: bool
+
+
+def _danger_section(result: SearchResult) -> bool:
+    """Whether the guides' best passages are the ones that say when to call for help."""
+    return any(_DANGER_SECTION.search(f"{p.section} {p.title}") for p in result.passages[:2])
+
+
+@dataclass(frozen=True)
+class TurnSignals:
+    """The retrieval signals plus what the turn knows of the question itself."""
+
+    top_score: float
+    best_sentence: float
+    overlap: float
+    margin: float
+    unknown: float
+    content_words: int
+    kind_match: float
+
+    @classmethod
+    def of(cls, signals: RetrievalSignals, kind_match: bool) -> TurnSignals:
+        return cls(
+            signals.top_score,
+            signals.best_sentence,
+            signals.overlap,
+            signals.margin,
+            signals.unknown,
+            signals.content_words,
+            1.0 if kind_match else 0.0,
+        )
+
+
+@dataclass(frozen=True)
+class Probe:
+    """A turn's decision without its side effects: what calibration fits on."""
+
+    red_flag: str | None
+    routed: bool
+    """Decided before the confidence policy: a flag, smalltalk, a person, clinician-only."""
+    signals: TurnSignals | None
+    answer: str | None
+    """The answer the composer would speak if the policy let it, attribution included."""
+    doc_ids: tuple[str, ...]
+    matches: list[MeaningMatch]
+    """The meaning-based danger-sign matches, before any threshold."""
+    danger_support: bool
+
+
+def _holds_asked_kind(passages: Sequence[Passage], understanding: Understanding) -> bool:
+    """Whether a document the answer may come from holds a sentence of the kind asked."""
+    return any(
+        holds_kind(sentence.text, understanding.kind)
+        for passage in passages[:4]
+        if passage.doc_id in answering_documents(passages, understanding.kind)
+        for sentence in passage.sentences
+    )
 
 
 def _escalation_ref(escalation: Escalation) -> EscalationRef:

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from escalation.danger_meaning import MeaningThresholds
 from escalation.policy import PolicyWeights, features, score
 
 ESCALATE_TARGET = 0.95
@@ -55,29 +56,34 @@ def choose_threshold(
     return best
 
 
-def calibrate(services: Any, questions: Sequence[Any]) -> dict[str, Any]:
-    from escalation.intents import is_smalltalk, wants_person
-    from escalation.scope import needs_clinician
-    from escalation.triage import triage
+async def calibrate(services: Any, questions: Sequence[Any]) -> dict[str, Any]:
+    """Fit the policy weights, its threshold and the danger-sign meaning thresholds on
+    ``questions`` (the calibration halves only), through the turn's own reading of each."""
+    from app.evaluation import holds_answer
 
+    assistant = services.assistant
     rows: list[list[float]] = []
     labels: list[int] = []
     must_escalate: list[bool] = []
+    flags: list[float] = []
+    others: list[tuple[float, bool]] = []
     for item in questions:
-        if item.expected not in ("answered", "escalated"):
+        probe = await assistant.probe(item.question)
+        best = _best_similarity(probe.matches)
+        if item.expected == "red_flag":
+            if probe.red_flag is None:
+                flags.append(best)
+        elif probe.red_flag is None:
+            others.append((best, probe.danger_support))
+        if item.expected not in ("answered", "escalated") or probe.routed:
             continue
-        text = item.question
-        if (
-            triage(text, services.clinic)
-            or is_smalltalk(text)
-            or wants_person(text)
-            or needs_clinician(text)
-        ):
-            continue
-        result = services.search.search(text)
-        top_doc = result.passages[0].doc_id if result.passages else None
-        rows.append(features(result.signals))
-        labels.append(int(item.expected == "answered" and top_doc in item.docs))
+        assert probe.signals is not None
+        if item.expected == "answered" and item.must:
+            right = probe.answer is not None and holds_answer(probe.answer, item.must)
+        else:
+            right = bool(set(probe.doc_ids) & set(item.docs))
+        rows.append(features(probe.signals))
+        labels.append(int(item.expected == "answered" and right))
         must_escalate.append(item.expected == "escalated")
     x, y = np.asarray(rows), np.asarray(labels, dtype=float)
     w = fit_weights(x, y)
@@ -85,4 +91,42 @@ def calibrate(services: Any, questions: Sequence[Any]) -> dict[str, Any]:
 
     scores = [score(f, weights) for f in rows]
     threshold = choose_threshold(scores, labels, must_escalate)
-    return {"questions": len(rows), "weights": asdict(weights), "threshold": threshold}
+    meaning = choose_meaning_thresholds(flags, others)
+    return {
+        "questions": len(rows),
+        "weights": asdict(weights),
+        "threshold": threshold,
+        "meaning": asdict(meaning),
+        "meaning_examples": {"signs_missed_by_rules": len(flags), "not_signs": len(others)},
+    }
+
+
+FALSE_ALARM_LIMIT = 0.01
+"""The share of questions that are not danger signs the meaning detector may flag."""
+
+
+def choose_meaning_thresholds(
+    flags: Sequence[float], others: Sequence[tuple[float, bool]]
+) -> MeaningThresholds:
+    """The lowest thresholds that keep false alarms within the limit.
+
+    ``flags``: best similarity of each danger sign the rules missed; ``others``: best
+    similarity of each question that is not a danger sign, and whether the guides' danger
+    section came first for it (the 'needs checking' level needs that support).
+    """
+    margin = MeaningThresholds().margin
+    grid = [round(0.5 + 0.01 * i, 2) for i in range(46)]
+    allowed = int(FALSE_ALARM_LIMIT * len(others))
+
+    def alarms(t: float, supported_only: bool) -> int:
+        return sum(1 for s, support in others if s >= t and (support or not supported_only))
+
+    rule = next((t for t in grid if alarms(t, False) <= allowed), grid[-1])
+    check = next((t for t in grid if t <= rule and alarms(t, True) <= allowed), rule)
+    return MeaningThresholds(rule=rule, check=check, margin=margin)
+
+
+def _best_similarity(matches: Sequence[Any]) -> float:
+    margin = MeaningThresholds().margin
+    qualified = [m.similarity for m in matches if m.similarity - m.look_alike >= margin]
+    return max(qualified, default=0.0)

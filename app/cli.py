@@ -57,7 +57,13 @@ def _parser() -> argparse.ArgumentParser:
     serve.set_defaults(handler=_cmd_serve)
 
     ev = sub.add_parser("eval", help="run a labelled question set and report the figures")
-    ev.add_argument("--questions", type=Path, help="JSON lines question set")
+    ev.add_argument("--questions", type=Path, help="JSON lines question set (instead of --set)")
+    ev.add_argument(
+        "--set",
+        choices=["labelled", "real", "both"],
+        default="both",
+        help="the labelled set, real patients' words, or both (default)",
+    )
     ev.add_argument("--split", choices=["calibration", "holdout", "all"], default="holdout")
     ev.add_argument("--perturb", action="store_true", help="also run perturbed variants")
     ev.add_argument(

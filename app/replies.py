@@ -26,6 +26,18 @@ NOT_CONFIDENT = (
 )
 PERSON_REQUESTED = "Of course. I'll put you in touch with the care team."
 FIRST_WORDS = "Let me check that for you."
+OTHER_QUESTION = (
+    "You asked about more than one thing: I've answered the first. "
+    "Ask me the other on its own, or ask to speak to the care team."
+)
+# Said when a danger sign is described in words no rule is sure of, but the guides treat
+# what he describes as a reason to call: never general information.
+NEEDS_CHECKING_TODAY = (
+    "What you describe needs checking today by someone who can assess you. "
+    "Call {on_call_name} on {on_call_phone} now, day or night. "
+    "If no one answers, call 111 or go to A and E, and if you feel very unwell, "
+    "call {emergency_number}."
+)
 
 
 def booking_sentences(

@@ -28,6 +28,7 @@ from app.settings import Settings
 from app.turn import TurnResult
 from app.turn_log import TurnLog
 from escalation.clinic import ClinicConfig
+from escalation.danger_meaning import MeaningDetector, MeaningThresholds, load_phrasings
 from escalation.jobs import MEMORY_STORE
 from escalation.outbox import AlertOutbox
 from escalation.policy import PolicyWeights
@@ -61,6 +62,8 @@ class Services:
     search: CorpusSearch | None = None
     indexer: CorpusIndexer | None = None
     assistant: Assistant | None = None
+    detector: MeaningDetector | None = None
+    meaning: MeaningThresholds | None = None
     policy: tuple[float, PolicyWeights] | None = None
     _background: bool = False
 
@@ -81,6 +84,11 @@ class Services:
             self.search = CorpusSearch(
                 self.collections, self.embedder, self.settings.ingestion.top_k
             )
+        if self.detector is None:
+            phrasings = load_phrasings().merged(
+                self.clinic.danger_phrasings, self.clinic.danger_look_alikes
+            )
+            self.detector = MeaningDetector(self.search.embed, phrasings)
 
     def ingest(
         self, corpus_dir: Path | None = None, progress: Progress | None = None
@@ -103,6 +111,8 @@ class Services:
     def apply_policy(self, calibration: dict[str, Any]) -> None:
         """Use freshly fitted weights and threshold (``aftercare eval --calibrate``)."""
         self.policy = (float(calibration["threshold"]), PolicyWeights(**calibration["weights"]))
+        if "meaning" in calibration:
+            self.meaning = MeaningThresholds(**calibration["meaning"])
         self.assistant = self.build_assistant()
 
     def build_assistant(self) -> Assistant:
@@ -120,6 +130,8 @@ class Services:
             weights=weights,
             clock=self.clock,
             turn_log=self.turns,
+            detector=self.detector,
+            meaning_thresholds=self.meaning,
         )
 
     async def start(

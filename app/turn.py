@@ -53,6 +53,8 @@ class TurnResult:
     red_flag: RedFlagRef | None = None
     escalation: EscalationRef | None = None
     timings_ms: dict[str, float] = field(default_factory=dict)
+    feeling: str | None = None
+    """The feeling the message carried (fear, frustration, anger at the team, ...)."""
 
 
 @dataclass(frozen=True)

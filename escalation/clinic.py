@@ -104,12 +104,36 @@ class CareFacts(_Strict):
     psa_recurrence_level: str = "0.2 ng/mL"
 
 
+class RulePhrasings(_Strict):
+    """Ways patients say one danger sign; matched by meaning (``escalation.danger_meaning``)."""
+
+    says: list[str] = Field(default_factory=list)
+
+
+class Acknowledgements(_Strict):
+    """One short opening line when a message carries a feeling; clinic-approved wording."""
+
+    fear: str = "It's completely understandable to feel worried about this."
+    frustration: str = "I'm sorry this has been so frustrating."
+    anger_at_team: str = (
+        "I'm sorry you were not told more about this; I'll make sure the care team hears it."
+    )
+    embarrassment: str = "Lots of men ask about this, so please don't feel embarrassed."
+    grief: str = "I'm sorry. This is a real loss, and it's natural to grieve it."
+
+
 class ClinicConfig(_Strict):
     name: str = "Aftercare demo clinic"
     contacts: Contacts = Contacts()
     triage: TriageThresholds = TriageThresholds()
     care_team: CareTeam = CareTeam()
     facts: CareFacts = CareFacts()
+    acknowledgements: Acknowledgements = Acknowledgements()
+    danger_phrasings: dict[str, RulePhrasings] = Field(
+        default_factory=dict,
+        description="The clinic's own danger-sign phrasings, added to the shipped ones.",
+    )
+    danger_look_alikes: list[str] = Field(default_factory=list)
 
     def placeholders(self) -> dict[str, str]:
         """Values documents may quote as ``{{ clinic.KEY }}``."""

@@ -27,6 +27,8 @@ class Signals(Protocol):
     def unknown(self) -> float: ...
     @property
     def content_words(self) -> int: ...
+    @property
+    def kind_match(self) -> float: ...
 
 
 @dataclass(frozen=True)
@@ -39,6 +41,7 @@ class PolicyWeights:
     overlap: float = 1.68
     margin: float = 0.77
     unknown: float = -1.326
+    kind_match: float = 0.0
 
     def as_vector(self) -> list[float]:
         return [
@@ -48,6 +51,7 @@ class PolicyWeights:
             self.overlap,
             self.margin,
             self.unknown,
+            self.kind_match,
         ]
 
 
@@ -66,6 +70,7 @@ def features(signals: Signals) -> list[float]:
         signals.overlap,
         signals.margin,
         signals.unknown,
+        signals.kind_match,
     ]
 
 

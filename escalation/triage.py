@@ -1679,3 +1679,30 @@ def triage(text: str, clinic: ClinicConfig) -> RedFlag | None:
         if matched:
             return RedFlag(rule.id, rule.priority, rule.render(clinic), matched)
     return None
+
+
+def flag_for_rule(rule_id: str, clinic: ClinicConfig, matched: str) -> RedFlag | None:
+    """The red flag of the rule ``rule_id`` (its instruction and priority), if there is one."""
+    for rule in RULES:
+        if rule.id == rule_id:
+            return RedFlag(rule.id, rule.priority, rule.render(clinic), matched)
+    return None
+
+
+def rule_ids() -> frozenset[str]:
+    return frozenset(rule.id for rule in RULES)
+
+
+def reports_own_state(text: str) -> bool:
+    """Whether the words tell of something happening to the speaker (or the man he speaks
+    for), rather than ask in general or suppose ("if I get a fever ...")."""
+    u = _utterance(text)
+    if not u.tokens:
+        return False
+    words = [k for k, tok in enumerate(u.tokens) if tok not in _CLAUSE_END]
+    if not words:
+        return False
+    supposed = sum(1 for k in words if u.conditional[k]) / len(words)
+    if supposed >= 0.5:
+        return False
+    return not (u.question and not u.reported)

@@ -11,6 +11,8 @@ from __future__ import annotations
 import difflib
 import re
 import threading
+from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -28,6 +30,10 @@ _SPELLED_LETTERS = re.compile(r"\b(?:[a-zA-Z]\.?\s){1,4}[a-zA-Z]\.?(?=\s|$|[?,!]
 
 
 _Hits = list[tuple[str, Any, str, float]]
+_Query = tuple[str, tuple[str, ...]]
+"""A question and other texts to embed in the same model pass (its clauses)."""
+_Retrieved = tuple[Vector, _Hits, Vector]
+_VECTOR_CACHE = 4096
 
 
 @dataclass(frozen=True)
@@ -92,7 +98,9 @@ class CorpusSearch:
         self._collections = collections
         self._embedder = embedder
         self._top_k = top_k
-        self._batcher: Batcher[str, tuple[Vector, _Hits]] = Batcher(self._retrieve_many, max_batch)
+        self._batcher: Batcher[_Query, _Retrieved] = Batcher(self._retrieve_many, max_batch)
+        # Texts repeat (retries, partial transcripts, the same clause): the model is pure.
+        self._vectors: OrderedDict[str, Vector] = OrderedDict()
         self._cache = _SentenceCache()
         self._lock = threading.Lock()
 
@@ -152,9 +160,13 @@ class CorpusSearch:
 
     def search(self, question: str) -> SearchResult:
         """Blocking; questions searched at the same time from many threads share a batch."""
+        return self.search_with(question, ())[0]
+
+    def search_with(self, question: str, also: Sequence[str]) -> tuple[SearchResult, Vector]:
+        """``search``, plus the embeddings of ``also`` from the same model pass."""
         cache = self._cache
         normalised = self.normalise(question)
-        query_vector, hits = self._batcher.submit(normalised)
+        query_vector, hits, extra = self._batcher.submit((normalised, tuple(also)))
         query_stems = content_stems(normalised)
         passages = [
             self._passage(chunk_id, meta, text, 1.0 - float(distance), query_vector, query_stems)
@@ -162,11 +174,42 @@ class CorpusSearch:
         ]
         passages.sort(key=relevance, reverse=True)
         signals = _signals(passages, query_stems, cache.stems)
-        return SearchResult(question, normalised, tuple(passages[: self._top_k]), signals)
+        result = SearchResult(question, normalised, tuple(passages[: self._top_k]), signals)
+        return result, extra
 
-    def _retrieve_many(self, queries: list[str]) -> list[tuple[Vector, _Hits]]:
+    def embed(self, texts: Sequence[str]) -> Vector:
+        """Embeddings through the same cache the searches use (blocking)."""
+        return self._embed_cached(list(texts))
+
+    def _embed_cached(self, texts: list[str]) -> Vector:
+        if not texts:
+            return np.zeros((0, 0), dtype=np.float32)
+        missing = list(dict.fromkeys(t for t in texts if t not in self._vectors))
+        if missing:
+            fresh = self._embedder.embed(missing)
+            with self._lock:
+                for text, vector in zip(missing, fresh, strict=True):
+                    self._vectors[text] = vector
+                    if len(self._vectors) > _VECTOR_CACHE:
+                        self._vectors.popitem(last=False)
+        with self._lock:
+            found = {t: self._vectors.get(t) for t in texts}
+        if any(v is None for v in found.values()):
+            # Evicted by a concurrent batch between the two steps: embed those again.
+            again = [t for t, v in found.items() if v is None]
+            found.update(zip(again, self._embedder.embed(again), strict=True))
+        return np.asarray([found[t] for t in texts], dtype=np.float32)
+
+    def _retrieve_many(self, queries: list[_Query]) -> list[_Retrieved]:
         """One embedding pass and one index query for a whole batch of questions."""
-        vectors = self._embedder.embed(queries)
+        texts = [q for q, _ in queries] + [t for _, extra in queries for t in extra]
+        every = self._embed_cached(texts)
+        vectors = every[: len(queries)]
+        extras: list[Vector] = []
+        at = len(queries)
+        for _, extra in queries:
+            extras.append(every[at : at + len(extra)])
+            at += len(extra)
         try:
             got = self._collections.chunks.query(
                 query_embeddings=list(vectors),
@@ -188,6 +231,7 @@ class CorpusSearch:
                         strict=True,
                     )
                 ),
+                extras[i],
             )
             for i in range(len(queries))
         ]

@@ -21,6 +21,9 @@ class CompositionRequest:
     passages: Sequence[Passage]
     history: Sequence[Message] = field(default_factory=tuple)
     patient_context: str | None = None
+    kind: str = "other"
+    strict: bool = False
+    """What kind of answer is asked for: when, how_common, normal, can_i, how_to, why, what."""
 
 
 @dataclass(frozen=True)
