@@ -38,14 +38,23 @@ def fit_weights(x: np.ndarray, y: np.ndarray, l2: float = 0.01, steps: int = 50)
 
 
 def choose_threshold(
-    scores: Sequence[float], labels: Sequence[int], must_escalate: Sequence[bool]
+    scores: Sequence[float],
+    labels: Sequence[int],
+    must_escalate: Sequence[bool],
+    escalated_before: int = 0,
 ) -> float:
-    """The threshold maximising right answers with must-escalate recall >= the target."""
+    """The threshold maximising right answers with must-escalate recall >= the target.
+
+    ``escalated_before``: must-escalate questions the turn escalates before the policy (a
+    request for a person, a clinician-only question); they count towards the target.
+    """
     candidates = [*sorted(set(scores)), 1.0]
     best, best_right = 0.5, -1
-    total_escalate = max(1, sum(must_escalate))
+    total_escalate = max(1, sum(must_escalate) + escalated_before)
     for i, t in enumerate(candidates):
-        escalated = sum(1 for s, m in zip(scores, must_escalate, strict=True) if m and s < t)
+        escalated = escalated_before + sum(
+            1 for s, m in zip(scores, must_escalate, strict=True) if m and s < t
+        )
         if escalated / total_escalate < ESCALATE_TARGET:
             continue
         right = sum(1 for s, y in zip(scores, labels, strict=True) if y and s >= t)
@@ -59,12 +68,12 @@ def choose_threshold(
 async def calibrate(services: Any, questions: Sequence[Any]) -> dict[str, Any]:
     """Fit the policy weights, its threshold and the danger-sign meaning thresholds on
     ``questions`` (the calibration halves only), through the turn's own reading of each."""
-    from app.evaluation import holds_answer
-
     assistant = services.assistant
     rows: list[list[float]] = []
     labels: list[int] = []
     must_escalate: list[bool] = []
+    unanswerable: list[bool] = []
+    escalated_before = 0
     flags: list[float] = []
     others: list[tuple[float, bool]] = []
     for item in questions:
@@ -75,22 +84,28 @@ async def calibrate(services: Any, questions: Sequence[Any]) -> dict[str, Any]:
                 flags.append(best)
         elif probe.red_flag is None:
             others.append((best, probe.danger_support))
+        if item.expected == "escalated" and probe.routed and probe.red_flag is None:
+            escalated_before += 1
         if item.expected not in ("answered", "escalated") or probe.routed:
             continue
         assert probe.signals is not None
-        if item.expected == "answered" and item.must:
-            right = probe.answer is not None and holds_answer(probe.answer, item.must)
-        else:
-            right = bool(set(probe.doc_ids) & set(item.docs))
+        # The policy judges retrieval: is the answer drawn from a guide that answers it?
+        # Whether the spoken sentences hold what was asked is the composer's part.
+        right = bool(set(probe.doc_ids) & set(item.docs))
         rows.append(features(probe.signals))
         labels.append(int(item.expected == "answered" and right))
         must_escalate.append(item.expected == "escalated")
+        # The composer finds no sentence of the asked kind: the turn escalates whatever the
+        # policy says, so the threshold need not be raised to escalate it.
+        unanswerable.append(probe.answer is None)
     x, y = np.asarray(rows), np.asarray(labels, dtype=float)
     w = fit_weights(x, y)
     weights = PolicyWeights(*(round(float(v), 3) for v in w))
 
-    scores = [score(f, weights) for f in rows]
-    threshold = choose_threshold(scores, labels, must_escalate)
+    scores = [
+        0.0 if none else score(f, weights) for f, none in zip(rows, unanswerable, strict=True)
+    ]
+    threshold = choose_threshold(scores, labels, must_escalate, escalated_before)
     meaning = choose_meaning_thresholds(flags, others)
     return {
         "questions": len(rows),
@@ -101,8 +116,12 @@ async def calibrate(services: Any, questions: Sequence[Any]) -> dict[str, Any]:
     }
 
 
-FALSE_ALARM_LIMIT = 0.01
-"""The share of questions that are not danger signs the meaning detector may flag."""
+FALSE_ALARM_LIMIT = 0.0
+"""The share of calibration questions that are not danger signs the meaning detector may
+flag: none. A false alarm sends a man to the on-call team at night for nothing."""
+
+
+SAFETY = 0.03
 
 
 def choose_meaning_thresholds(
@@ -123,7 +142,12 @@ def choose_meaning_thresholds(
 
     rule = next((t for t in grid if alarms(t, False) <= allowed), grid[-1])
     check = next((t for t in grid if t <= rule and alarms(t, True) <= allowed), rule)
-    return MeaningThresholds(rule=rule, check=check, margin=margin)
+    # A little above the last false alarm seen: unseen look-alikes sit close to seen ones.
+    return MeaningThresholds(
+        rule=round(min(rule + SAFETY, 0.95), 2),
+        check=round(min(check + SAFETY, 0.95), 2),
+        margin=margin,
+    )
 
 
 def _best_similarity(matches: Sequence[Any]) -> float:

@@ -15,14 +15,17 @@ from escalation.triage import normalise
 ClinicianOnly = Literal["own_result", "own_record", "dose_or_prescription", "treatment_choice"]
 
 _NUMBER = r"\d+(?:\.\d+)?"
+_BARE_DECIMAL = re.compile(r"(^|[\s(])\.(\d)")
+_NOT_A_RESULT = r"(?! ?(?:weeks?|months?|years?|days?|hours?|times?|am|pm)\b)"
+_WHOSE = r"(?:my|his|the|(?:dad|dads|father|fathers|husband|husbands|partner|partners)(?: s)?)"
 _RULES: tuple[tuple[ClinicianOnly, re.Pattern[str]], ...] = (
     (
         "own_result",
         re.compile(
-            rf"\b(?:my|his|the) (?:latest |last |new |recent )?(?:psa|p s a|result|reading|level"
-            rf"|blood test|test)s?\b[^|]*?\b{_NUMBER}\b"
-            r"|\b(?:psa|p s a) (?:of|is|was|went|came back|at|has gone|reading)\b"
-            rf"[^|]*?\b{_NUMBER}\b"
+            rf"\b{_WHOSE} (?:latest |last |new |recent )?(?:psa|p s a|result|reading|level"
+            rf"|blood test|test)s?\b[^|]*?\b{_NUMBER}\b{_NOT_A_RESULT}"
+            r"|\b(?:psa|p s a) (?:of|is|was|went|came back|at|has gone|reading|level)\b"
+            rf"[^|]*?\b{_NUMBER}\b{_NOT_A_RESULT}"
             r"|\bgleason\b|\bhistology\b|\bpathology\b|\b(?:positive|clear) margins?\b"
             r"|\bperineural\b|\bbiopsy results?\b|\bmy (?:scan|mri|ct|bone scan) (?:result|show)"
         ),
@@ -61,6 +64,8 @@ _RULES: tuple[tuple[ClinicianOnly, re.Pattern[str]], ...] = (
 
 def needs_clinician(text: str) -> ClinicianOnly | None:
     """Why the question is a clinician's to answer, or None."""
+    # ".12" is how people type 0.12; read as a sentence end it would hide the number.
+    text = _BARE_DECIMAL.sub(r"\g<1>0.\2", text)
     words = " ".join("|" if t in (".", "?") else t for t in normalise(text).split() if t != ",")
     for kind, pattern in _RULES:
         if pattern.search(words):

@@ -171,8 +171,7 @@ _CONTENT_PATTERNS: dict[AnswerKind, re.Pattern[str]] = {
     "how_common": re.compile(
         r"\b\d+ (?:in|out of) \d+\b|\b(?:one|two|three|four|five|six|seven|eight|nine) in"
         r" (?:ten|\d+)\b|\d+ ?(?:%|per ?cent)|\b(?:most|many|some|few|a few|nearly all|almost all"
-        r"|half|a third|a quarter|the majority|a minority) (?:of )?(?:men|people|patients)\b"
-        r"|\b(?:common|uncommon|rare|likely|unlikely|chance|chances)\b",
+        r"|half|a third|a quarter|the majority|a minority) (?:of )?(?:men|people|patients)\b",
         re.IGNORECASE,
     ),
     "normal": re.compile(

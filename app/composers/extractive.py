@@ -14,12 +14,12 @@ from escalation.understanding import AnswerKind, holds_kind
 from ingestion.search import Passage, ScoredSentence
 from ingestion.text import content_stems
 
-_MAX_SENTENCES = 3
+_MAX_SENTENCES = 4
 _KIND_BONUS = 0.08
 _SECOND_DOCUMENT = 0.05
 _STRICT_SLACK = 0.2
 _KINDS = frozenset(get_args(AnswerKind))
-_MAX_WORDS = 75
+_MAX_WORDS = 90
 _LEADS_BACK = (
     "this ",
     "it ",
