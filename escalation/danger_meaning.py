@@ -66,7 +66,8 @@ _HIM = re.compile(
     r"\b(?:prostat\w*|catheter|my (?:husband|partner|boyfriend)|robotic|keyhole)\b", re.IGNORECASE
 )
 _CLAUSE_BREAK = re.compile(
-    r",\s*(?:and|but|so|then)\s+|;\s*|\s+but\s+|,\s+(?=(?:i|my|he|his|it|the|there)\b)",
+    r",\s*(?:and|but|so|then)\s+|;\s*|\s+but\s+|,\s+(?=(?:i|my|he|his|it|the|there)\b)"
+    r"|\s+and (?=(?:now|since|today|tonight|then|suddenly|i|my|he|his|it|the|there)\b)",
     re.IGNORECASE,
 )
 MAX_CANDIDATES = 16

@@ -193,6 +193,7 @@ _CONTENT_PATTERNS: dict[AnswerKind, re.Pattern[str]] = {
     ),
     "why": re.compile(
         r"\b(?:because|so that|in order to|this is why|the reason|which is why|to check|to see"
+        r"|checks? (?:whether|if|for|that)|looks? for"
         r"|to make sure|to find|to look for|to spot|helps?|so (?:you|your|the|it)|this means"
         r"|which means|can mean|shows?|tells?)\b",
         re.IGNORECASE,
