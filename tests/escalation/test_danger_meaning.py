@@ -38,7 +38,9 @@ SIGNS = {
     "suicidal_thoughts": "Honestly I think my family would cope better if I was gone",
     "catheter_not_draining": "Not a drop has gone into the bag since lunchtime",
     "catheter_fallen_out": "The catheter slid right out when I rolled over in bed",
-    "cannot_pass_urine": "They took the catheter out this morning and I still haven't been able to wee",
+    "cannot_pass_urine": (
+        "They took the catheter out this morning and I still haven't been able to wee"
+    ),
     "fever": "I've been burning up all evening and the thermometer says 38.6",
     "calf_clot_signs": "The back of my right leg is swollen, hot and throbbing",
     "clots_or_red_urine": "There are dark red lumps floating in my bag",
