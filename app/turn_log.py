@@ -40,6 +40,7 @@ class TurnRow(Base):
     sources_json: Mapped[str] = mapped_column(Text, default="[]")
     timings_json: Mapped[str] = mapped_column(Text, default="{}")
     total_ms: Mapped[float] = mapped_column(Float, default=0.0)
+    feeling: Mapped[str | None] = mapped_column(String(20), nullable=True)
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,8 @@ class StoredTurn:
     escalation_id: str | None
     sources: tuple[TurnSource, ...]
     timings_ms: dict[str, float]
+    feeling: str | None = None
+    """Fear, frustration, anger at the care team...: coordinators and clinicians see it."""
 
 
 @dataclass(frozen=True)
@@ -119,6 +122,7 @@ class TurnLog:
             sources_json=json.dumps(sources),
             timings_json=json.dumps(result.timings_ms),
             total_ms=result.timings_ms.get("total", 0.0),
+            feeling=result.feeling,
         )
         with self._sessions.begin() as session:
             session.add(row)
@@ -201,4 +205,5 @@ def _stored(row: TurnRow) -> StoredTurn:
             for s in sources
         ),
         timings_ms={str(k): float(v) for k, v in json.loads(row.timings_json or "{}").items()},
+        feeling=row.feeling,
     )

@@ -3,6 +3,10 @@ beside llama-index's own default retrieval over the same corpus and embedding mo
 measured in the same run.
 
     python benchmarks/turn_latency.py [--questions tests/eval/questions.jsonl] [--rounds 3]
+
+It also times whole turns on long messages (60 to 120 words, as real patients write them:
+several sentences of history before one question) beside short ones (at most 20 words),
+in the same run: the long messages' p95 should be at most twice the short ones'.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--questions", type=Path, default=Path("tests/eval/questions.jsonl"))
     parser.add_argument("--corpus", type=Path, default=Path("corpus"))
+    parser.add_argument("--real", type=Path, default=Path("tests/eval/real_questions.jsonl"))
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     questions = [
@@ -39,10 +44,15 @@ def main() -> None:
         for q in load_questions(args.questions)
         if q.expected in ("answered", "escalated")
     ]
-    asyncio.run(run(questions, args.corpus, args.rounds))
+    every = [q.question for path in (args.questions, args.real) for q in load_questions(path)]
+    long = [q for q in every if 60 <= len(q.split()) <= 120]
+    short = [q for q in every if len(q.split()) <= 20]
+    asyncio.run(run(questions, args.corpus, args.rounds, long, short))
 
 
-async def run(questions: list[str], corpus: Path, rounds: int) -> None:
+async def run(
+    questions: list[str], corpus: Path, rounds: int, long: list[str], short: list[str]
+) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings(_env_file=None, data_dir=Path(tmp), corpus_dir=corpus)  # type: ignore[call-arg]
         services = build_services(settings, load_model=True)
@@ -76,6 +86,12 @@ async def run(questions: list[str], corpus: Path, rounds: int) -> None:
                 ours.append(elapsed)
                 if result.outcome == "answered":
                     ours_answered.append(elapsed)
+        by_length: dict[str, list[float]] = {"long": [], "short": []}
+        for _ in range(rounds):
+            for name, texts in (("long", long), ("short", short)):
+                for q in texts:
+                    result = await assistant.ask(q)
+                    by_length[name].append(result.timings_ms["total"])
         await services.stop()
 
     def line(label: str, values: list[float]) -> str:
@@ -92,6 +108,10 @@ async def run(questions: list[str], corpus: Path, rounds: int) -> None:
         f"p95 ratio, whole turn / bare retrieval: {ratio:.2f} (target <= 1.5); "
         f"p95 whole turn {percentile(ours, 0.95):.1f} ms (target < 40 ms)"
     )
+    print(line(f"whole turn, long messages ({len(long)} of 60-120 words)", by_length["long"]))
+    print(line(f"whole turn, short messages ({len(short)} of <= 20 words)", by_length["short"]))
+    length_ratio = percentile(by_length["long"], 0.95) / percentile(by_length["short"], 0.95)
+    print(f"p95 ratio, long / short messages: {length_ratio:.2f} (target <= 2.0)")
 
 
 if __name__ == "__main__":

@@ -46,6 +46,12 @@ _OLD_HISTORY = re.compile(
     r"|before (?:the|my|his) (?:operation|surgery|op)|used to|years back|decades? ago)\b",
     re.IGNORECASE,
 )
+_AHEAD = re.compile(
+    r"\b(?:tomorrow|next (?:week|month|time|\w+day)|on (?:mon|tues|wednes|thurs|fri|satur|sun)day"
+    r"|is due|are due|scheduled|booked in|going to have|before (?:my|his|the) (?:operation|surgery)"
+    r"|in (?:a|\d+|two|three|four|five|six|seven) (?:days?|weeks?))\b",
+    re.IGNORECASE,
+)
 _LONG_AGO = re.compile(
     r"\b(?:\d+|a|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|a few|several"
     r"|a couple of) (?:months?|years?) (?:ago|back)\b|\blast (?:month|year)\b",
@@ -149,8 +155,9 @@ def clauses(sentences: Sequence[str]) -> list[str]:
 
 
 def speaks_of_him_now(clause: str) -> bool:
-    """Reported, present, and about the man himself (or the man a partner speaks for)."""
-    if _OTHER_PERSON.search(clause) or _OLD_HISTORY.search(clause):
+    """Reported, present (not long ago, not yet to come), and about the man himself (or the
+    man a partner speaks for)."""
+    if _OTHER_PERSON.search(clause) or _OLD_HISTORY.search(clause) or _AHEAD.search(clause):
         return False
     return reports_own_state(clause)
 
