@@ -6,12 +6,20 @@ Every number that clinics set differently lives here, never in code or prose.
 
 from __future__ import annotations
 
+import re
 from datetime import date, time
 from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+)
 
 from escalation.errors import ClinicConfigError
 
@@ -34,6 +42,10 @@ class Contacts(_Strict):
     nurse_line_hours: str = "weekdays 8am to 6pm"
     crisis_line_name: str = "Samaritans"
     crisis_line_phone: str = "116 123"
+    urgent_advice_number: str = Field(
+        default="111",
+        description="Urgent advice when the on-call team does not answer (NHS 111 in England).",
+    )
 
 
 class TriageThresholds(_Strict):
@@ -47,6 +59,9 @@ class TriageThresholds(_Strict):
     )
     burning_days: float = Field(
         default=3.0, gt=0, description="Burning when passing urine for longer than this is checked."
+    )
+    prolonged_erection_hours: float = Field(
+        default=4.0, gt=0, description="An erection lasting this long is an emergency (priapism)."
     )
 
 
@@ -95,7 +110,17 @@ class CareFacts(_Strict):
     lifting_weeks_open: str = "8"
     cycling_weeks: str = "8"
     strenuous_exercise_weeks: str = "6"
-    no_enema_months_open: str = "3"
+    no_enema_months: str = Field(
+        default="3",
+        validation_alias=AliasChoices("no_enema_months", "no_enema_months_open"),
+        description="No enemas or suppositories for this long after any prostatectomy.",
+    )
+    fluid_intake: str = "6 to 8 glasses (about 1.5 to 2 litres)"
+    light_exercise_weeks: str = "4"
+    physical_work_weeks_robotic: str = "4 to 6"
+    physical_work_weeks_open: str = "8"
+    blood_thinner_days: str = "28"
+    vacuum_ring_minutes: str = "30"
     first_psa_test: str = "6 to 12 weeks after your operation"
     psa_schedule: str = (
         "every 3 to 6 months for the first 2 years, then every 6 to 12 months, "
@@ -122,6 +147,57 @@ class Acknowledgements(_Strict):
     grief: str = "I'm sorry. This is a real loss, and it's natural to grieve it."
 
 
+UrgencyLevel = Literal["emergency", "urgent", "today", "routine"]
+
+URGENCY_PRIORITY: dict[UrgencyLevel, Literal["emergency", "urgent", "routine"]] = {
+    "emergency": "emergency",
+    "urgent": "urgent",
+    # "Call your nurse today" is booked and alerted as urgent: the care team's urgent
+    # same-day slots are how "today" is kept, and a priority never understates the level.
+    "today": "urgent",
+    "routine": "routine",
+}
+"""The red-flag priority each urgency level is raised as (``red_flag.priority``)."""
+
+_CONTACT_FIELD = re.compile(r"\{([a-z_]+)\}")
+
+
+class UrgencyVocabulary(_Strict):
+    """The only words that tell a patient how soon to act: guides, rules and replies.
+
+    Each level is one or two spoken sentences; ``{NAME}`` fills in a ``contacts`` number.
+    Guides quote a level as ``{{ clinic.urgency_LEVEL }}`` and the red-flag rules as
+    ``{urgency_LEVEL}``, so a guide and a rule can never word the same level differently.
+    """
+
+    emergency: str = "Call {emergency_number} now."
+    urgent: str = "Call {on_call_name} on {on_call_phone} now, day or night."
+    today: str = (
+        "Call your nurse today on {nurse_line_phone}, {nurse_line_hours}. "
+        "When that line is closed, call {on_call_name} on {on_call_phone}."
+    )
+    routine: str = "Mention it at your next call with your care team."
+    safety_net: str = (
+        "If no one answers, call {urgent_advice_number} or go to A&E. "
+        "In an emergency, call {emergency_number}."
+    )
+    emergency_not_dispatched: str = (
+        "I have let your care team know, but they will not call you straight away and no "
+        "one has been sent to you. Please make the {emergency_number} call yourself now: "
+        "Aftercare is not an emergency service."
+    )
+
+    @field_validator("*")
+    @classmethod
+    def _known_contacts(cls, text: str) -> str:
+        unknown = set(_CONTACT_FIELD.findall(text)) - set(Contacts.model_fields)
+        if unknown:
+            raise ValueError(f"unknown contact names {sorted(unknown)}")
+        if not text.strip().endswith("."):
+            raise ValueError("must be whole sentences ending with a full stop")
+        return text
+
+
 class ClinicConfig(_Strict):
     name: str = "Aftercare demo clinic"
     contacts: Contacts = Contacts()
@@ -134,6 +210,15 @@ class ClinicConfig(_Strict):
         description="The clinic's own danger-sign phrasings, added to the shipped ones.",
     )
     danger_look_alikes: list[str] = Field(default_factory=list)
+    urgency: UrgencyVocabulary = UrgencyVocabulary()
+
+    def urgency_phrases(self) -> dict[str, str]:
+        """Each urgency level (and the safety net) as spoken, the clinic's numbers filled in."""
+        contacts = {k: str(v) for k, v in self.contacts.model_dump().items()}
+        return {
+            level: template.format_map(contacts)
+            for level, template in self.urgency.model_dump().items()
+        }
 
     def placeholders(self) -> dict[str, str]:
         """Values documents may quote as ``{{ clinic.KEY }}``."""
@@ -144,6 +229,8 @@ class ClinicConfig(_Strict):
         values["fever_fahrenheit"] = f"{self.triage.fever_celsius * 9 / 5 + 32:.1f}".rstrip(
             "0"
         ).rstrip(".")
+        values["prolonged_erection_hours"] = f"{self.triage.prolonged_erection_hours:g}"
+        values.update({f"urgency_{k}": v for k, v in self.urgency_phrases().items()})
         return values
 
 

@@ -1003,8 +1003,118 @@ _INABILITY = (
     rf"\b(?:can not|could not|unable to|(?:not|never) (?:been )?able to) {_NOT_PASS_GAP}{_PASS}\b"
 )
 
-_EMERGENCY_CALL = "Call {emergency_number} now and say that you had prostate surgery recently."
-_ON_CALL = "Call {on_call_name} on {on_call_phone} now, day or night."
+
+def _mentions(pattern: str) -> Gate:
+    """True when the utterance also reports ``pattern`` (not negated, not hypothetical)."""
+    compiled = _re(pattern)
+
+    def gate(u: _Utterance, _: TriageThresholds) -> bool:
+        for m in compiled.finditer(u.text):
+            start = u.token_at(m.start())
+            if not u.conditional[start] and not _negated(u, start):
+                return True
+        return False
+
+    return gate
+
+
+def _either(*gates: Gate) -> Gate:
+    return lambda u, t: any(gate(u, t) for gate in gates)
+
+
+_CATHETER_IN = _re(r"\b(?:catheter|cath|foley|leg bag|night bag|catheter bag|drainage bag|bag)\b")
+
+
+def _red_urine(u: _Utterance, t: TriageThresholds) -> bool:
+    """Red urine: at once while the catheter is in; otherwise once it outlasts the threshold."""
+    if _CATHETER_IN.search(u.text):
+        return True
+    return _at_least_hours(lambda th: th.bleeding_urine_hours, True)(u, t)
+
+
+_BELLY_PAIN = (
+    rf"\b{_BELLY} {_gapnn(3)}(?:pain|pains|painful|hurts|hurting|ache|aches|aching|cramp"
+    r"|cramps|cramping|sore|tight|full|swollen|bloated|bursting|tender)\b"
+    rf"|\b(?:pain|pains|ache|aching|cramps|cramping|tightness) {_gap(3)}(?:in )?(?:my |his |the )?"
+    rf"(?:lower )?(?:{_BELLY}|bladder)\b"
+)
+_LITTLE_IN_BAG = (
+    r"\b(?:little|hardly any|barely any|not much|very little|hardly anything|barely anything)"
+    rf" {_gap(3)}(?:in|into|going into|draining into|gone into|coming into) (?:the |my |his )?"
+    rf"{_BAG}\b|\b{_BAG} {_gapnn(3)}(?:nearly empty|almost empty|barely filling|hardly filling"
+    r"|not filling much|hardly anything)\b"
+)
+_VOMITING = (
+    r"\b(?:vomiting|vomit|vomited|being sick|been sick|throwing up|threw up|thrown up|retching"
+    r"|keep being sick|was sick)\b"
+)
+_FEVERISH = (
+    r"\b(?:fever|feverish|temperature|high temp|hot and cold|shivery|shivering|shivers|chills"
+    rf"|rigors|burning up)\b|{_VOMITING}"
+)
+_SWOLLEN_BELLY = (
+    rf"\b{_BELLY} {_gapnn(3)}(?:swollen|distended|hard|rigid|blown up|huge|tight as a drum"
+    rf"|swelling up|ballooned)\b|\b(?:swollen|distended|hard|rigid|bloated and hard)"
+    rf" {_gap(1)}{_BELLY}\b"
+)
+_NO_BOWEL = (
+    r"\b(?:not|no|never|nothing|can not|could not|unable to) {_G2}(?:opened (?:my|his) bowels"
+    r"|open (?:my|his) bowels|pooed|poo|pooped|poop|a poo|bowel movement|bowel movements"
+    r"|passed (?:any )?(?:wind|gas|stool|stools|a motion)|pass (?:any )?(?:wind|gas|stool|stools)"
+    r"|passing (?:any )?(?:wind|gas)|farted|fart|farting|wind|gas|stool|stools)\b"
+).replace("{_G2}", "(?:[a-z]+ ){0,3}")
+_ANTICOAGULANT = (
+    r"\b(?:blood thinning|blood thinner|blood thinners|injection|injections|injecting|jab|jabs"
+    r"|clexane|enoxaparin|dalteparin|fragmin|tinzaparin|innohep|heparin|anticoagulant"
+    r"|anticoagulants|warfarin|apixaban|rivaroxaban|edoxaban|dabigatran)\b"
+)
+_LONG_STANDING = _re(
+    r"\b(?:always|for years|asthma|asthmatic|copd|emphysema|used to|before (?:the|my|his)"
+    r" (?:operation|surgery|op)|hay fever)\b"
+)
+
+
+_HISTORY = _re(
+    r"\b(?:last year|years ago|year ago|months ago|once had|used to|in the past|back in"
+    r"|when (?:i|he) was (?:young|younger|a child|a boy))\b"
+)
+_OTHER_PERSON = _re(
+    r"\b(?:friend|friends|neighbour|neighbor|neighbours|brother|sister|colleague|mate|cousin"
+    r"|uncle|aunt|auntie|nephew|niece|boss|grandson|granddaughter|brother in law|sister in law"
+    r"|a man|someone|somebody|people|other men|a lot of men)\b"
+)
+_FIRST_PERSON = _re(r"\b(?:i|me|myself|we|us)\b")
+
+
+def _current(u: _Utterance, _: TriageThresholds) -> bool:
+    """Happening to him now: not a past illness, not someone else's (newer rules only)."""
+    if _HISTORY.search(u.text):
+        return False
+    return not (_OTHER_PERSON.search(u.text) and not _FIRST_PERSON.search(u.text))
+
+
+def _now(gate: Gate | None = None) -> Gate:
+    if gate is None:
+        return _current
+    return lambda u, t: _current(u, t) and gate(u, t)
+
+
+def _new_breathlessness(u: _Utterance, _: TriageThresholds) -> bool:
+    return not _LONG_STANDING.search(u.text)
+
+
+def _not_iron(u: _Utterance, _: TriageThresholds) -> bool:
+    return not re.search(r"\b(?:iron|ferrous|bismuth|pepto|liquorice|beetroot)\b", u.text)
+
+
+# A few small clots or specks with pink urine are common while the catheter is in.
+_SMALL_CLOTS_BEFORE = r"\b(?:small|tiny|little|wee|odd|specks of|speck of|the odd) $"
+
+# Every instruction says how soon to act only through the clinic's urgency vocabulary
+# (``ClinicConfig.urgency``); the first ``{urgency_*}`` in an instruction is its level.
+_EMERGENCY_CALL = "{urgency_emergency} Say that you had prostate surgery recently."
+_ON_CALL = "{urgency_urgent} {urgency_safety_net}"
+_TODAY = "{urgency_today} {urgency_safety_net}"
 
 RULES: tuple[Rule, ...] = (
     # -- Emergency -----------------------------------------------------------------------
@@ -1130,9 +1240,63 @@ RULES: tuple[Rule, ...] = (
         ),
     ),
     Rule(
+        "prolonged_erection",
+        "emergency",
+        "An erection lasting longer than the clinic's threshold (priapism), often after an "
+        "injection.",
+        "An erection that lasts more than {prolonged_erection_hours} hours, especially after "
+        "an injection, can damage the penis for good without quick treatment. "
+        "{urgency_emergency} Or have someone take you to A&E now, and say that you had "
+        "prostate surgery recently.",
+        (
+            _cue(r"\bpriapism\b", gate=_current),
+            _cue(
+                rf"\b(?:erection|hard on|boner|stiffy|penis|willy) {_gapnn(4)}(?:for|lasting"
+                r"|lasted|has lasted|still|since|over|more than|going on|gone on)\b",
+                gate=_now(_at_least_hours(lambda t: t.prolonged_erection_hours, False)),
+            ),
+            _cue(
+                rf"\b(?:erection|hard on|boner|stiffy|penis|willy) {_gap(4)}(?:will not|would not"
+                rf"|does not|is not|has not|not) {_gap(1)}(?:go|gone|going|went) (?:down|away"
+                r"|soft)\b",
+                gate=_now(_at_least_hours(lambda t: t.prolonged_erection_hours, False)),
+            ),
+        ),
+    ),
+    Rule(
+        "anticoagulant_bleeding",
+        "emergency",
+        "Vomiting blood or black, tarry stools (bleeding inside; worse on blood thinners).",
+        "Being sick with blood in it, or black, sticky poo, can mean bleeding inside, and "
+        "blood-thinning injections make it worse. "
+        + _EMERGENCY_CALL
+        + " Tell them too if you take blood-thinning injections.",
+        (
+            _cue(
+                rf"\b(?:vomiting|vomited|vomit|throwing up|threw up|thrown up|being sick"
+                rf"|been sick|was sick|retching) {_gap(3)}(?:blood|bloody|blood stained"
+                r"|bloodstained|coffee grounds)\b",
+                not_within=r"\bsick of\b",
+                gate=_current,
+            ),
+            _cue(r"\b(?:blood|bloody) (?:in )?(?:my |his |the )?(?:vomit|sick)\b", gate=_current),
+            _cue(
+                rf"\b(?:black|tarry|tar like|jet black|like tar) {_gap(2)}(?:poo|poos|stool"
+                r"|stools|faeces|feces|motion|motions|bowel movement|bowel movements|poop)\b",
+                gate=_now(_not_iron),
+            ),
+            _cue(
+                rf"\b(?:poo|poos|stool|stools|motions|poop) {_gapnn(3)}(?:black|tarry"
+                r"|like tar|jet black)\b",
+                gate=_now(_not_iron),
+            ),
+        ),
+    ),
+    Rule(
         "sepsis_signs",
         "emergency",
         "Signs of sepsis: confusion or slurred speech, extreme shivering, mottled or bluish "
+        "skin, a rash that does not fade under a glass, very fast breathing, cold clammy "
         "skin, no urine for a day, feeling of impending death.",
         "These can be signs of sepsis, a serious reaction to an infection. "
         + _EMERGENCY_CALL
@@ -1175,7 +1339,22 @@ RULES: tuple[Rule, ...] = (
                 r"|get warm|warm up)\b"
             ),
             _cue(rf"\bteeth {_gap(2)}chattering\b"),
+            _cue(r"\b(?:rigors|rigor|shaking chills|shaking fits|shivering fits)\b"),
             _cue(r"\bmottled\b"),
+            _cue(
+                rf"\brash {_gapnn(6)}(?:does not|do not|did not|will not|would not|is not|not)"
+                r" (?:fade|fading|go away|disappear|blanch|go pale|go white)\b"
+            ),
+            _cue(r"\b(?:non blanching|nonblanching|non fading) rash\b"),
+            _cue(
+                rf"\b(?:breathing|breathes|breathe|breaths) {_gapnn(3)}(?:very|really|so|extremely"
+                r"|super) (?:fast|quick|quickly|rapid|rapidly)\b"
+            ),
+            _cue(r"\b(?:very|really|so|extremely) (?:fast|rapid|quick) breathing\b"),
+            _cue(
+                r"\b(?:cold and clammy|clammy and cold|cold clammy|cold and sweaty|clammy and"
+                r" (?:pale|grey|gray|blotchy))\b"
+            ),
             _cue(
                 r"\b(?:skin|lips|face|fingers|fingertips|hands|feet|toes|knees|body|he|she"
                 r"|him) (?:(?:is|are|was|looks|look|looking|gone|turned|turning|going|a|bit"
@@ -1218,8 +1397,8 @@ RULES: tuple[Rule, ...] = (
         "Thoughts of suicide or self-harm.",
         "I am really sorry you are feeling like this, and I am glad you told me. "
         "You can talk to {crisis_line_name} on {crisis_line_phone} at any time, day or night. "
-        "If you feel you might act on these thoughts, or you are not safe right now, "
-        "call {emergency_number}.",
+        "If you might act on these thoughts, or you are not safe right now, that is an "
+        "emergency. {urgency_emergency}",
         (
             _cue(r"\b(?:kill|killing) (?:myself|himself|my self)\b", in_questions=True),
             _cue(
@@ -1269,9 +1448,8 @@ RULES: tuple[Rule, ...] = (
         "catheter_not_draining",
         "urgent",
         "Catheter not draining after checking for kinks and that the bag is below the bladder.",
-        "This needs checking straight away. First make sure the tube is not kinked or "
-        "squashed and that the bag is below your bladder. If it still is not draining, call "
-        "{on_call_name} on {on_call_phone} now, day or night.",
+        "This needs checking now. First make sure the tube is not kinked or squashed and that "
+        "the bag is below your bladder. If it still is not draining: " + _ON_CALL,
         (
             _cue(
                 rf"\b{_CATH_OR_BAG} {_gapnn(3)}(?:not|stopped|stop|stops|no longer|barely"
@@ -1291,6 +1469,27 @@ RULES: tuple[Rule, ...] = (
                 rf"|out of|down) (?:the |my |his )?{_CATH_OR_BAG}\b"
             ),
             _cue(rf"\b{_BAG} {_gapnn(3)}(?:empty|dry|bone dry)\b"),
+        ),
+    ),
+    Rule(
+        "catheter_bypassing_with_pain",
+        "urgent",
+        "Urine leaking around the catheter with belly pain or little urine in the bag.",
+        "Urine leaking around the catheter, with belly pain or little urine going into the "
+        "bag, can mean the catheter is blocked, and needs checking now. Check the tube is not "
+        "kinked and the bag is below your bladder, then: " + _ON_CALL,
+        (
+            _cue(
+                rf"\b(?:leaking|leaks|leak|leaked|dribbling|dribbles|seeping|coming out|coming"
+                rf"|bypassing|escaping|spurting|oozing|wet) {_gap(3)}(?:around|round|past|beside"
+                rf"|alongside|outside|by the side of) (?:the |my |his )?(?:tip of (?:the )?)?"
+                rf"{_CATH}\b",
+                gate=_now(_mentions(f"{_BELLY_PAIN}|{_LITTLE_IN_BAG}")),
+            ),
+            _cue(
+                rf"\b{_CATH} {_gapnn(3)}(?:bypassing|leaking|leaks)\b",
+                gate=_now(_mentions(f"{_BELLY_PAIN}|{_LITTLE_IN_BAG}")),
+            ),
         ),
     ),
     Rule(
@@ -1331,7 +1530,7 @@ RULES: tuple[Rule, ...] = (
         "cannot_pass_urine",
         "urgent",
         "Unable to pass urine after catheter removal, or severe pain trying.",
-        "Not being able to pass urine, or severe pain when you try, needs checking today. "
+        "Not being able to pass urine, or severe pain when you try, needs checking now. "
         "Do not push or strain. " + _ON_CALL,
         (
             _cue(_INABILITY),
@@ -1369,19 +1568,42 @@ RULES: tuple[Rule, ...] = (
         ),
     ),
     Rule(
+        "flank_pain_with_fever",
+        "urgent",
+        "Pain in the side or back with a fever or vomiting (possible kidney problem).",
+        "Pain in your side or back together with a temperature or being sick can mean a "
+        "kidney problem, and needs checking now. " + _ON_CALL,
+        (
+            _cue(
+                rf"\b(?:pain|pains|painful|ache|aching|aches|hurts|hurting|sore|soreness"
+                rf"|throbbing|stabbing) {_gap(3)}(?:in|down|on|across|round) (?:my |his |the )?"
+                r"(?:left |right |lower |one )?(?:side|sides|back|loin|loins|flank|flanks|kidney"
+                r"|kidneys)\b",
+                not_after=r"^(?:of|passage|teeth|tooth|step|seat|garden)\b",
+                gate=_now(_mentions(_FEVERISH)),
+            ),
+            _cue(
+                rf"\b(?:side|back|loin|flank|kidney|kidneys) {_gapnn(3)}(?:pain|pains|hurts"
+                r"|hurting|aching|aches|sore|killing me|agony|throbbing)\b",
+                not_before=r"\b(?:passage|bottom|leg|legs|calf|knee|neck) $",
+                gate=_now(_mentions(_FEVERISH)),
+            ),
+        ),
+    ),
+    Rule(
         "fever",
         "urgent",
         "Temperature at or above the clinic's fever threshold, or shivering chills.",
         "A temperature of {fever_celsius} degrees Celsius ({fever_fahrenheit} Fahrenheit) or "
-        "more, or shivering fits, after this operation needs checking today. "
+        "more after this operation needs checking now. "
         + _ON_CALL
-        + " If you also feel confused, breathless or very unwell, call {emergency_number}.",
+        + " Shaking you cannot stop, confusion or feeling very unwell is an emergency: "
+        "{urgency_emergency}",
         (
             _cue(
                 r"\b(?:fever|fevers|feverish|febrile|pyrexia|high temperature|raised temperature"
                 r"|burning up|hot and cold|hot and shivery|hot and shaky|cold and shivery"
-                r"|shivery|shivers|shivering|chills|rigors|rigor|the sweats and chills"
-                r"|shaking chills)\b",
+                r"|shivery|shivers|shivering|chills|the sweats and chills)\b",
                 gate=_no_low_reading,
             ),
             _cue(
@@ -1399,14 +1621,36 @@ RULES: tuple[Rule, ...] = (
         detector=_fever_reading,
     ),
     Rule(
+        "new_breathlessness_mild",
+        "urgent",
+        "New breathlessness after the operation, even if mild (possible early blood clot).",
+        "New breathlessness after an operation, even mild, can be an early sign of a blood "
+        "clot in the lungs, and needs checking now. "
+        + _ON_CALL
+        + " If it gets worse or you get chest pain, that is an emergency: {urgency_emergency}",
+        (
+            _cue(
+                rf"\b{_MILD} (?:short of breath|breathless|out of breath|puffed|puffed out"
+                r"|winded|more breathless|wheezy)\b",
+                gate=_now(_new_breathlessness),
+            ),
+            _cue(
+                r"\b(?:getting|get|gets|got|go|goes|feel|feels|feeling|felt|been|becoming"
+                r"|became|more) (?:a little |a bit |slightly )?(?:out of breath|puffed out"
+                r"|breathless|short of breath|winded)\b",
+                gate=_now(_new_breathlessness),
+            ),
+            _cue(r"\bbreathless(?:ness)? (?:is )?(?:new|since)\b", gate=_now(_new_breathlessness)),
+        ),
+    ),
+    Rule(
         "calf_clot_signs",
         "urgent",
         "One calf painful, swollen, warm or red: possible blood clot (DVT).",
         "A painful, swollen, warm or red calf after an operation can be a sign of a blood "
-        "clot and needs checking today. "
+        "clot and needs checking now. "
         + _ON_CALL
-        + " If you also get chest pain or feel breathless, call {emergency_number} straight "
-        "away.",
+        + " Chest pain or breathlessness with it is an emergency: {urgency_emergency}",
         (
             _cue(
                 rf"\b(?:calf|leg(?! bag| strap)|shin|one of (?:my|his) (?:legs|calves)"
@@ -1445,33 +1689,37 @@ RULES: tuple[Rule, ...] = (
     Rule(
         "clots_or_red_urine",
         "urgent",
-        "Blood clots in the urine, or bright red or burgundy urine lasting more than the "
-        "clinic's threshold.",
-        "Blood clots in your urine, or urine that stays bright red or as dark as red wine, "
-        "need checking today. "
+        "Blood clots in the urine (not a few small ones), or bright red or burgundy urine: at "
+        "once while the catheter is in, otherwise once it outlasts the clinic's threshold.",
+        "Blood clots in your urine, or urine that is bright red or as dark as red wine, "
+        "need checking now. "
         + _ON_CALL
-        + " If the bleeding is heavy and will not stop, call {emergency_number}.",
+        + " Heavy bleeding that will not stop is an emergency: {urgency_emergency}",
         (
             _cue(
                 rf"\b(?:clot|clots|clotting|lumps of blood|blood lumps|bits of blood"
                 rf"|blobs of blood|clumps of blood) {_gap(4)}(?:urine|pee|wee|bag|catheter"
                 r"|tube|toilet|water|bladder)\b",
                 not_within=r"\b(?:prevent|prevents|preventing|avoid|stop|stops|reduce|risk)\b",
+                not_before=_SMALL_CLOTS_BEFORE,
             ),
             _cue(
                 rf"\b(?:urine|pee|wee|bag|catheter|tube) {_gapnn(4)}(?:clot|clots|lumps|clumps"
                 r"|blobs)\b",
-                not_within=r"\b(?:prevent|prevents|preventing|avoid|stop|stops|reduce|risk)\b",
+                not_within=(
+                    r"\b(?:prevent|prevents|preventing|avoid|stop|stops|reduce|risk|small|tiny"
+                    r"|little|specks|speck)\b"
+                ),
             ),
             _cue(r"\bpass\w* (?:some |big |lots of |a few |blood )?clots\b"),
             _cue(rf"\b{_CATH_OR_BAG} {_gapnn(3)}(?:full of|filled with|pure|just|all) blood\b"),
             _cue(
                 rf"\b(?:urine|pee|wee|bag|water) {_gapnn(5)}{_URINE_COLOUR}\b",
-                gate=_at_least_hours(lambda t: t.bleeding_urine_hours, True),
+                gate=_red_urine,
             ),
             _cue(
                 rf"\b{_STRONG_RED} {_gap(2)}(?:urine|pee|wee|blood|bag)\b",
-                gate=_at_least_hours(lambda t: t.bleeding_urine_hours, True),
+                gate=_red_urine,
                 not_after=(
                     rf"^{_gap(3)}(?:when i wipe|from my bottom|from (?:my |the )?back passage"
                     r"|in my (?:poo|stool)|on the (?:toilet paper|tissue))"
@@ -1485,10 +1733,77 @@ RULES: tuple[Rule, ...] = (
         ),
     ),
     Rule(
+        "rectal_injury_signs",
+        "urgent",
+        "Faeces or air bubbles in the urine, or urine from the back passage (possible "
+        "injury to the bowel).",
+        "Poo or air bubbles in your urine, or urine coming from your back passage, can mean "
+        "the bowel near the join was hurt, and needs checking now. "
+        + _ON_CALL
+        + " If you also feel very unwell, shivery or confused, that is an emergency: "
+        "{urgency_emergency}",
+        (
+            _cue(
+                rf"\b(?:poo|poop|faeces|feces|stool|bits of poo|brown bits|poo bits|faecal|fecal"
+                rf"|poo like bits) {_gap(3)}(?:in|into|coming out (?:in|with)|mixed with)"
+                r" (?:my |his |the )?(?:urine|pee|wee|bag|catheter|water|catheter bag)\b",
+                gate=_current,
+            ),
+            _cue(
+                r"\b(?:air bubbles|bubbles of air|bubbles|air|gas|wind) (?:are |is )?(?:coming |"
+                r"passing |going )?(?:in|into|through|out of|out through|from) (?:my |his |the )?"
+                r"(?:urine|pee|wee|catheter|tube|bag|penis|willy)\b",
+                not_before=r"\b(?:pass|passing|passed) $",
+                gate=_current,
+            ),
+            _cue(
+                rf"\b(?:urine|pee|wee|water|watery fluid) {_gap(3)}(?:from|out of|coming out of"
+                rf"|leaking from|leaking out of|through) (?:my |his |the )?(?:back passage|bottom"
+                r"|bum|rectum|anus|backside|back side|back end)\b",
+                gate=_current,
+            ),
+            _cue(
+                rf"\b(?:peeing|weeing|urinating|passing urine|passing water) {_gap(2)}(?:from"
+                r"|out of|through) (?:my |his |the )?(?:back passage|bottom|bum|rectum|anus"
+                r"|backside)\b",
+                gate=_current,
+            ),
+        ),
+    ),
+    Rule(
+        "urine_from_wound",
+        "urgent",
+        "Urine, or a lot of clear fluid, leaking from a wound or drain site.",
+        "Urine, or a lot of clear fluid, coming from a wound or the drain site needs checking "
+        "now. " + _ON_CALL + " Until then, cover it with a clean pad.",
+        (
+            _cue(
+                rf"\b(?:urine|pee|wee) {_gap(4)}(?:from|out of|through) (?:my |his |the |a |one of "
+                rf"(?:my |the |his )?)?(?:{_WOUND}|drain site|drain hole|drain wound|drain)\b",
+                gate=_current,
+            ),
+            _cue(
+                rf"\b(?:{_WOUND}|drain site|drain hole) {_gapnn(4)}(?:leaking|leaks|oozing|oozes"
+                rf"|pouring|pours|dripping|drips|weeping|weeps|smells of|smelling of|gushing"
+                rf"|soaking|soaked|running with) {_gap(3)}(?:urine|pee|wee"
+                r"|(?:a lot of|lots of|loads of|so much|masses of|a load of|a stream of)"
+                r" (?:clear |watery |yellow )?(?:fluid|liquid|water))\b",
+                gate=_current,
+            ),
+            _cue(
+                rf"\b(?:a lot of|lots of|loads of|so much|masses of|a load of) (?:clear |watery )?"
+                rf"(?:fluid|liquid|water) {_gap(3)}(?:from|out of|coming out of|leaking from"
+                rf"|through) (?:my |his |the |a |one of (?:my |the |his )?)?(?:{_WOUND}|drain site"
+                r"|drain hole)\b",
+                gate=_current,
+            ),
+        ),
+    ),
+    Rule(
         "wound_infection",
         "urgent",
         "Wound red, hot, smelly, leaking pus or opening.",
-        "A wound that is red, hot, smelly, leaking pus or opening up needs checking today. "
+        "A wound that is red, hot, smelly, leaking pus or opening up needs checking now. "
         + _ON_CALL
         + " Until then, cover it with a clean dry dressing.",
         (
@@ -1507,13 +1822,27 @@ RULES: tuple[Rule, ...] = (
         ),
     ),
     Rule(
+        "bowel_obstruction_signs",
+        "urgent",
+        "No wind or stools with a swollen belly or vomiting (possible blocked bowel).",
+        "A swollen belly with no wind or poo, or being sick with no wind or poo, can mean "
+        "the bowel is blocked, and needs checking now. " + _ON_CALL,
+        (
+            _cue(_NO_BOWEL, gate=_now(_mentions(f"{_SWOLLEN_BELLY}|{_VOMITING}"))),
+            _cue(
+                r"\b(?:blocked|obstructed) (?:bowel|bowels|gut|intestine)\b",
+                gate=_now(_mentions(f"{_SWOLLEN_BELLY}|{_VOMITING}")),
+            ),
+        ),
+    ),
+    Rule(
         "severe_belly_pain_or_vomiting",
         "urgent",
         "Severe or worsening belly pain, a swollen hard belly, or vomiting that will not stop.",
         "Severe or worsening belly pain, a swollen hard belly, or being sick again and again "
-        "needs checking today. "
+        "needs checking now. "
         + _ON_CALL
-        + " If the pain is very bad or you feel faint, call {emergency_number}.",
+        + " Fainting or collapsing with it is an emergency: {urgency_emergency}",
         (
             _cue(
                 rf"\b{_SEVERE} {_gap(2)}(?:pain|pains|ache|aches|cramps|cramping|stomach ache"
@@ -1572,6 +1901,56 @@ RULES: tuple[Rule, ...] = (
             ),
         ),
     ),
+    Rule(
+        "anticoagulant_bleeding",
+        "urgent",
+        "A large bruise that keeps spreading (on blood-thinning injections).",
+        "A large bruise that keeps spreading, especially on blood-thinning injections, needs "
+        "checking now. " + _ON_CALL,
+        (
+            _cue(
+                rf"\b(?:bruise|bruises|bruising|bruised) {_gapnn(4)}(?:spreading|spread|spreads"
+                r"|getting bigger|growing|grown|keeps growing|getting larger|bigger and bigger"
+                r"|bigger every|all over)\b",
+                gate=_now(
+                    _either(
+                        _mentions(_ANTICOAGULANT),
+                        _mentions(r"\b(?:huge|massive|enormous|large|big|giant)\b"),
+                    )
+                ),
+            ),
+            _cue(
+                rf"\b(?:huge|massive|enormous|giant|large|spreading) {_gap(1)}(?:bruise|bruises"
+                r"|bruising)\b",
+                gate=_now(_mentions(_ANTICOAGULANT)),
+            ),
+        ),
+    ),
+    Rule(
+        "scrotal_swelling",
+        "urgent",
+        "Scrotum swelling fast, tense or very painful (the 'call your nurse today' level).",
+        "A scrotum that swells up fast, or becomes tight and tense or very painful, should "
+        "be checked today. " + _TODAY,
+        (
+            _cue(
+                rf"\b(?:scrotum|testicles|testicle|testes|balls|ball sack|ballsack|nuts|sack"
+                rf"|bollocks|privates) {_gapnn(4)}(?:(?:swelling|swelled|swollen|swells|swell)"
+                r"(?: up)? (?:really |very |so )?(?:fast|quickly|rapidly|overnight|suddenly)"
+                r"|ballooned|ballooning|blown up|blowing up|tight|tense"
+                r"|rock hard|shiny|(?:very|really|so|extremely|incredibly) (?:painful|sore|tender)"
+                r"|agony|killing me|size of (?:a|an) [a-z]+)\b",
+                not_after=rf"^{_gap(3)}(?:gone down|going down|better|settled|eased|easing)\b",
+                gate=_current,
+            ),
+            _cue(
+                r"\b(?:very|really|extremely|hugely|massively|suddenly|rapidly|badly|incredibly)"
+                r" (?:painful|tense|tight) (?:and [a-z]+ )?(?:scrotum|testicles|testicle"
+                r"|balls)\b",
+                gate=_current,
+            ),
+        ),
+    ),
     # -- Routine -------------------------------------------------------------------------
     Rule(
         "urine_infection_signs",
@@ -1579,9 +1958,9 @@ RULES: tuple[Rule, ...] = (
         "Burning when passing urine lasting more than a few days after catheter removal, "
         "or other urine infection symptoms.",
         "Burning that lasts more than a few days after the catheter comes out, or other signs "
-        "of a urine infection, should be checked by your care team. Drink plenty of water in "
-        "the meantime. If you get a temperature or shivers, or feel very unwell, call "
-        "{on_call_name} on {on_call_phone} straight away.",
+        "of a urine infection, should be checked by your care team. {urgency_routine} Drink "
+        "plenty of water in the meantime. A temperature, shivers or feeling very unwell is "
+        "more urgent: {urgency_urgent}",
         (
             _cue(
                 rf"\b(?:burn|burns|burning|sting|stings|stinging|hurts|hurt|painful|scalding"
@@ -1607,8 +1986,9 @@ RULES: tuple[Rule, ...] = (
         "routine",
         "Low mood or feeling depressed (not suicidal).",
         "Thank you for telling me how you are feeling. Low mood is common after prostate "
-        "cancer treatment, and your care team can help. If you ever have thoughts of harming "
-        "yourself, call {crisis_line_name} on {crisis_line_phone}, day or night.",
+        "cancer treatment, and your care team can help. {urgency_routine} If you ever have "
+        "thoughts of harming yourself, call {crisis_line_name} on {crisis_line_phone}, day or "
+        "night.",
         (
             _cue(
                 rf"\b(?:feel|feels|feeling|felt) {_gapnn(2)}(?:down|low|really sad|so sad"

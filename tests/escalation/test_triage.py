@@ -6,7 +6,13 @@ import re
 
 import pytest
 
-from escalation.clinic import ClinicConfig, Contacts, TriageThresholds
+from escalation.clinic import (
+    URGENCY_PRIORITY,
+    ClinicConfig,
+    Contacts,
+    TriageThresholds,
+    UrgencyVocabulary,
+)
 from escalation.triage import PRIORITY_ORDER, RULES, RedFlag, Rule, normalise, triage
 
 CLINIC = ClinicConfig()
@@ -57,6 +63,59 @@ FIRES: dict[str, list[str]] = {
         "his lips have gone blue",
         "my skin is all mottled",
         "I haven't been able to pee for 26 hours",
+        "he has a rash that doesn't fade when I press a glass on it",
+        "he's breathing really fast and his skin is cold and clammy",
+        "I feel cold and clammy and my heart is racing",
+        "I've got shaking chills",
+    ],
+    "prolonged_erection": [
+        "I've had an erection for five hours after my injection",
+        "My erection won't go down, it's been 6 hours since the injection.",
+        "he's had a hard on for over four hours and it's really painful",
+        "I think I have priapism",
+    ],
+    "anticoagulant_bleeding": [
+        "I've been vomiting blood",
+        "my poo is black and sticky",
+        "he threw up and there was blood in it",
+        "I've got a huge bruise on my belly that keeps spreading since the injections",
+        "the bruise is spreading on my belly, I'm on blood thinners",
+    ],
+    "urine_from_wound": [
+        "There's wee leaking out of my wound",
+        "the drain site is leaking a lot of clear fluid",
+        "lots of clear fluid is coming out of one of my keyhole cuts",
+    ],
+    "rectal_injury_signs": [
+        "There are bits of poo in my catheter bag",
+        "I keep seeing air bubbles in my urine",
+        "wee is coming out of my back passage",
+    ],
+    "scrotal_swelling": [
+        "my scrotum has swollen up really fast and it's tight",
+        "his balls are swollen and very painful",
+        "My testicles are rock hard and swollen",
+    ],
+    "catheter_bypassing_with_pain": [
+        "urine is leaking round the catheter and my belly really hurts",
+        "it's leaking around the catheter and there's hardly anything in the bag",
+        "wee keeps leaking past the catheter and my tummy is cramping",
+    ],
+    "bowel_obstruction_signs": [
+        "my belly is swollen and I haven't passed wind or pooed for two days and I've been sick",
+        "I can't pass any wind and I keep being sick",
+        "he hasn't opened his bowels for days, his stomach is distended and he's vomiting",
+    ],
+    "new_breathlessness_mild": [
+        "I'm a bit breathless since the operation",
+        "I get out of breath walking up the stairs now",
+        "I'm feeling slightly short of breath today",
+        "I get a bit out of breath on the stairs",
+    ],
+    "flank_pain_with_fever": [
+        "I've got pain in my right side and a temperature of 38.5",
+        "my back is killing me and I keep being sick",
+        "there's an ache in my left side and I'm hot and shivery",
     ],
     "suicidal_thoughts": [
         "I don't want to live any more.",
@@ -172,7 +231,7 @@ GENERAL: dict[str, list[str]] = {
     ],
     "breathlessness": [
         "Is being short of breath a warning sign after this surgery?",
-        "I get a bit out of breath on the stairs",
+        "What if I get out of breath on the stairs?",
         "what if I can't breathe properly at night?",
     ],
     "coughing_blood": [
@@ -190,6 +249,63 @@ GENERAL: dict[str, list[str]] = {
         "I'm a bit confused about the instructions for the leg bag",
         "I'm dying to get back on the golf course",
         "she said I might get confused from the painkillers",
+        "the rash fades when I press it",
+        "what if he starts breathing very fast?",
+        "my hands are a bit cold after my walk",
+    ],
+    "prolonged_erection": [
+        "What should I do if an erection lasts more than 4 hours?",
+        "Is priapism dangerous?",
+        "My brother had priapism once years ago",
+        "my erections have been weak for months",
+        "My erection lasted 20 minutes with the pump",
+    ],
+    "anticoagulant_bleeding": [
+        "What if I vomit blood while I'm on the injections?",
+        "my poo is black since I started iron tablets",
+        "there's a small bruise where I do the injection",
+        "My neighbour vomited blood last year",
+        "I'm not vomiting blood and my poo is a normal colour",
+    ],
+    "urine_from_wound": [
+        "What if urine leaks from my wound?",
+        "my wound is not leaking any urine",
+        "My friend had urine leaking from his wound after his hernia operation",
+    ],
+    "rectal_injury_signs": [
+        "What does it mean if there are bubbles in the urine?",
+        "I'm passing wind a lot since the operation",
+        "there's no poo in my bag and no bubbles",
+        "My brother had bits of poo in his urine years ago",
+    ],
+    "scrotal_swelling": [
+        "Is it normal for the scrotum to swell after surgery?",
+        "my scrotum is a bit swollen and bruised",
+        "What if my scrotum swells up fast?",
+        "my balls are not swollen",
+    ],
+    "catheter_bypassing_with_pain": [
+        "urine leaks around my catheter when I open my bowels",
+        "What if urine leaks around the catheter and my belly hurts?",
+        "there's a bit of leaking round the catheter but no pain and the bag is filling",
+    ],
+    "bowel_obstruction_signs": [
+        "I haven't opened my bowels for 3 days, is that normal?",
+        "I haven't had a poo for 3 days and my belly feels bloated",
+        "What if I can't pass wind and start being sick?",
+        "I'm passing wind fine and I'm not being sick",
+    ],
+    "new_breathlessness_mild": [
+        "I've always been a bit breathless with my asthma",
+        "Is it normal to get out of breath after surgery?",
+        "I'm not out of breath at all",
+        "My friend gets a bit breathless on the stairs",
+    ],
+    "flank_pain_with_fever": [
+        "What does kidney pain with a fever mean?",
+        "I've got back pain from sitting in the chair",
+        "I have a bit of backache but no fever and I'm not being sick",
+        "My brother had kidney stones last year with back pain and sickness",
     ],
     "suicidal_thoughts": [
         "What should I do if I ever have thoughts of hurting myself?",
@@ -285,7 +401,10 @@ CASES_GENERAL = [(rule, text) for rule, texts in GENERAL.items() for text in tex
 
 def test_every_rule_is_covered() -> None:
     ids = [rule.id for rule in RULES]
-    assert len(ids) == len(set(ids))
+    # One id may appear at two priorities (anticoagulant_bleeding), never twice at one.
+    keyed = [(rule.id, rule.priority) for rule in RULES]
+    assert len(keyed) == len(set(keyed))
+    assert [i for i in set(ids) if ids.count(i) > 1] == ["anticoagulant_bleeding"]
     assert set(FIRES) == set(ids) == set(GENERAL)
     for rule in RULES:
         assert len(FIRES[rule.id]) >= 3 and len(GENERAL[rule.id]) >= 2, rule.id
@@ -399,6 +518,31 @@ def test_clots_fire_whatever_the_duration() -> None:
 
 
 @pytest.mark.parametrize(
+    "text",
+    [
+        "my pee has been bright red for 2 hours and the catheter is still in",
+        "the catheter bag has gone dark red like wine this morning",
+        "the urine in my bag is bright red",
+    ],
+)
+def test_red_urine_with_the_catheter_in_fires_at_once(text: str) -> None:
+    flag = triage(text, _with_triage(bleeding_urine_hours=24))
+    assert flag is not None and flag.rule == "clots_or_red_urine", text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a few small clots in the bag and the urine is pink",
+        "there are tiny clots in my catheter bag",
+        "my urine is pink with little bits of blood",
+    ],
+)
+def test_pink_urine_and_small_clots_do_not_fire(text: str) -> None:
+    assert triage(text, CLINIC) is None, text
+
+
+@pytest.mark.parametrize(
     ("text", "hours", "rule"),
     [
         ("I haven't peed for 4 hours", 6.0, None),
@@ -454,11 +598,67 @@ def test_instructions_are_plain_short_spoken_text(rule: Rule) -> None:
     assert "{" not in text and "}" not in text
     assert not re.search(r"[*_#`\[\]]", text)
     sentences = [s for s in re.split(r"(?<=[.!?])\s+", text) if s]
-    assert 2 <= len(sentences) <= 3, text
+    assert 2 <= len(sentences) <= 7, text
     if rule.priority == "emergency":
         assert CLINIC.contacts.emergency_number in text
     if rule.priority == "urgent":
         assert CLINIC.contacts.on_call_phone in text
+        # The safety net: on-call now; if no answer, 111 or A&E; emergency 999.
+        assert CLINIC.urgency_phrases()["safety_net"] in text
+
+
+@pytest.mark.parametrize("rule", RULES, ids=lambda r: f"{r.id}-{r.priority}")
+def test_instructions_use_the_urgency_vocabulary_at_their_priority(rule: Rule) -> None:
+    levels = re.findall(r"\{urgency_(emergency|urgent|today|routine)\}", rule.instruction)
+    assert levels, f"{rule.id}: says how soon to act outside the vocabulary"
+    assert URGENCY_PRIORITY[levels[0]] == rule.priority, rule.id
+    text = rule.render(CLINIC).lower()
+    for stray in ("same day", "as soon as possible", "urgently", "within 24 hours"):
+        assert stray not in text, (rule.id, stray)
+    assert "on its way" not in text and "coming to you" not in text
+
+
+def test_the_nurse_today_level_is_raised_as_urgent() -> None:
+    flag = triage("my scrotum has swollen up really fast and it's tight", CLINIC)
+    assert flag is not None and flag.rule == "scrotal_swelling" and flag.priority == "urgent"
+    assert CLINIC.urgency_phrases()["today"] in flag.instruction
+    assert flag.priority in ("emergency", "urgent", "routine")
+
+
+@pytest.mark.parametrize(
+    ("text", "priority"),
+    [
+        ("I've been vomiting blood", "emergency"),
+        ("my poo is black and sticky", "emergency"),
+        ("I've got a huge bruise that keeps spreading since the injections", "urgent"),
+    ],
+)
+def test_bleeding_on_blood_thinners_has_two_levels(text: str, priority: str) -> None:
+    flag = triage(text, CLINIC)
+    assert flag is not None and flag.rule == "anticoagulant_bleeding"
+    assert flag.priority == priority
+
+
+def test_prolonged_erection_threshold_comes_from_the_clinic() -> None:
+    text = "my erection has lasted 3 hours since the injection"
+    assert triage(text, CLINIC) is None
+    flag = triage(text, _with_triage(prolonged_erection_hours=2.5))
+    assert flag is not None and flag.rule == "prolonged_erection"
+    assert flag.priority == "emergency" and "2.5 hours" in flag.instruction
+
+
+def test_urgency_vocabulary_comes_from_the_clinic() -> None:
+    clinic = ClinicConfig(
+        contacts=Contacts(on_call_phone="555 0100", urgent_advice_number="811"),
+        urgency=UrgencyVocabulary(
+            urgent="Ring {on_call_name} on {on_call_phone} at once, day or night.",
+            safety_net="No answer? Call {urgent_advice_number}. Emergency: {emergency_number}.",
+        ),
+    )
+    flag = triage("my catheter has stopped draining", clinic)
+    assert flag is not None
+    assert "Ring the urology on-call team on 555 0100 at once, day or night." in flag.instruction
+    assert "No answer? Call 811." in flag.instruction
 
 
 def test_red_flag_is_frozen_and_typed() -> None:
