@@ -372,7 +372,8 @@ class Assistant:
             timer=timer,
         )
         ref = _escalation_ref(escalation)
-        yield say(urgent_follow_up())
+        for sentence in split_sentences(urgent_follow_up(flag.priority, self._clinic)):
+            yield say(sentence)
         yield EscalationEvent(ref)
         yield done("red_flag", red_flag=red_flag, escalation=ref)
 

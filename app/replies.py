@@ -40,22 +40,34 @@ NEEDS_CHECKING_TODAY = (
 )
 
 
+def safety_net(clinic: ClinicConfig) -> str:
+    """What to do if it cannot wait for the care team: on-call now, then 111 or A&E, 999."""
+    phrases = clinic.urgency_phrases()
+    urgent = phrases["urgent"]
+    return f"If it cannot wait, {urgent[:1].lower()}{urgent[1:]} {phrases['safety_net']}"
+
+
 def booking_sentences(
     clinician: str | None, start: datetime | None, now: datetime, clinic: ClinicConfig
 ) -> list[str]:
-    """What happens next, said plainly."""
+    """What happens next, said plainly, and what to do if it cannot wait (every hand-over)."""
     contacts = clinic.contacts
     if clinician and start:
         return [
             f"I've booked you a call with {clinician} {spoken_datetime(start, now)}.",
             "A care coordinator has your question and will be ready for the call.",
+            safety_net(clinic),
         ]
     return [
         "I've passed your question to a care coordinator, who will contact you.",
         f"If you need to talk to someone sooner, call the nurse line on "
         f"{contacts.nurse_line_phone}, {contacts.nurse_line_hours}.",
+        safety_net(clinic),
     ]
 
 
-def urgent_follow_up() -> str:
-    return "I've also let the care team know straight away."
+def urgent_follow_up(priority: str, clinic: ClinicConfig) -> str:
+    """Said after a red-flag instruction. Never suggests that help is on its way."""
+    if priority == "emergency":
+        return clinic.urgency_phrases()["emergency_not_dispatched"]
+    return "I've also let your care team know, but please make that call yourself now."
