@@ -162,7 +162,7 @@ TOPICS: dict[str, Topic] = {
         ("mood-and-support",), ("talking therap", "depression", "suicide", "support group")
     ),
     "the two-to-three-year timeline": Topic(
-        ("recovery-timeline",), ("12 months", "1 to 2 years", "once a year")
+        ("recovery-timeline",), ("12 months", "1 to 2 years", "PSA tests carry on")
     ),
     "when to get help": Topic(
         ("when-to-get-help",),
