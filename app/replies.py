@@ -33,10 +33,8 @@ OTHER_QUESTION = (
 # Said when a danger sign is described in words no rule is sure of, but the guides treat
 # what he describes as a reason to call: never general information.
 NEEDS_CHECKING_TODAY = (
-    "What you describe needs checking today by someone who can assess you. "
-    "Call {on_call_name} on {on_call_phone} now, day or night. "
-    "If no one answers, call 111 or go to A and E, and if you feel very unwell, "
-    "call {emergency_number}."
+    "What you describe needs checking by someone who can assess you. "
+    "{urgency_urgent} {urgency_safety_net}"
 )
 
 

@@ -2062,11 +2062,19 @@ def triage(text: str, clinic: ClinicConfig) -> RedFlag | None:
 
 
 def flag_for_rule(rule_id: str, clinic: ClinicConfig, matched: str) -> RedFlag | None:
-    """The red flag of the rule ``rule_id`` (its instruction and priority), if there is one."""
-    for rule in RULES:
-        if rule.id == rule_id:
-            return RedFlag(rule.id, rule.priority, rule.render(clinic), matched)
-    return None
+    """The red flag of the rule ``rule_id`` (its instruction and priority), if there is one.
+
+    A rule id with two levels (``anticoagulant_bleeding``) takes the level whose own phrases
+    match the words; otherwise the most severe.
+    """
+    candidates = [rule for rule in RULES if rule.id == rule_id]
+    if not candidates:
+        return None
+    chosen = candidates[0]
+    if len(candidates) > 1 and matched.strip():
+        u = _utterance(matched)
+        chosen = next((r for r in candidates if u.tokens and _match(r, u, clinic)), chosen)
+    return RedFlag(chosen.id, chosen.priority, chosen.render(clinic), matched)
 
 
 def rule_ids() -> frozenset[str]:

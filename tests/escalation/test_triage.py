@@ -13,7 +13,15 @@ from escalation.clinic import (
     TriageThresholds,
     UrgencyVocabulary,
 )
-from escalation.triage import PRIORITY_ORDER, RULES, RedFlag, Rule, normalise, triage
+from escalation.triage import (
+    PRIORITY_ORDER,
+    RULES,
+    RedFlag,
+    Rule,
+    flag_for_rule,
+    normalise,
+    triage,
+)
 
 CLINIC = ClinicConfig()
 
@@ -722,3 +730,17 @@ def test_swapped_letters_and_spoken_fillers_still_fire(text: str, rule: str) -> 
 )
 def test_swapped_letters_and_fillers_do_not_make_questions_reports(text: str) -> None:
     assert triage(text, ClinicConfig()) is None
+
+
+@pytest.mark.parametrize(
+    ("words", "priority"),
+    [
+        ("there is a huge bruise spreading across my tummy from the injections", "urgent"),
+        ("I vomited blood and I'm on the blood thinner", "emergency"),
+        ("bleeding on the blood thinners", "emergency"),
+    ],
+)
+def test_a_rule_with_two_levels_takes_the_level_its_words_match(words: str, priority: str) -> None:
+    flag = flag_for_rule("anticoagulant_bleeding", CLINIC, words)
+    assert flag is not None and flag.priority == priority
+    assert flag_for_rule("no_such_rule", CLINIC, words) is None
