@@ -449,6 +449,7 @@ class Assistant:
             appointment.start if appointment else None,
             self._clock(),
             self._clinic,
+            identified=escalation.patient_id is not None,
         )
 
     async def escalation_of(self, turn_id: str) -> EscalationRef | None:

@@ -19,11 +19,13 @@ from app.composers.generated import build_composer
 from app.errors_http import install_error_handlers
 from app.metrics import Metrics
 from app.people import People
+from app.ratelimits import RateLimits
 from app.services import Services
 from app.settings import Settings
 from app.turn_log import TurnLog
 from avatar_bridge.keepalive import KeepAlive
 from avatar_bridge.providers.factory import build_provider
+from escalation.bursts import AlertBursts
 from escalation.clinic import ClinicConfig, load_clinic_config
 from escalation.database import create_tables, make_engine, make_sessionmaker
 from escalation.errors import ClinicConfigError
@@ -64,9 +66,10 @@ def build_services(
     database_url = settings.resolved_database_url
     engine = make_engine(database_url)
     sessions = make_sessionmaker(engine)
-    import app.records  # noqa: F401  (registers the app's tables on the shared metadata)
+    import app.records  # registers the app's tables on the shared metadata
 
     create_tables(engine)
+    app.records.protect_audit(engine)
     client = http or httpx.AsyncClient(timeout=httpx.Timeout(10.0))
     metrics = Metrics()
     jobs = make_scheduler(database_url)
@@ -78,8 +81,9 @@ def build_services(
         await service_box[0].mark_attention(escalation_id, reason)
 
     alerts = build_alerts(settings.escalation, client, jobs, sessions, on_alert_failed, clock)
+    bursts = AlertBursts(alerts, clock, window_s=settings.escalation.alert_burst_window_s)
     escalations = EscalationService(
-        repository, scheduler, alerts, clock, horizon_days=clinic.care_team.booking_horizon_days
+        repository, scheduler, bursts, clock, horizon_days=clinic.care_team.booking_horizon_days
     )
     service_box.append(escalations)
     avatars = AvatarHub(build_provider(settings.avatar, client), metrics)
@@ -103,11 +107,26 @@ def build_services(
         make_composer=choose_composer,
         jobs=jobs,
         alerts=alerts,
+        alert_bursts=bursts,
+        limits=rate_limits(settings),
         avatars=avatars,
     )
     if load_model:
         services.load()
     return services
+
+
+def rate_limits(settings: Settings) -> RateLimits:
+    section = settings.security
+    return RateLimits(
+        {
+            "ask": section.rate_ask,
+            "chat": section.rate_chat,
+            "voice": section.rate_voice,
+            "avatar": section.rate_avatar,
+            "auth_failures": section.rate_auth_failures,
+        }
+    )
 
 
 def build_scheduler(

@@ -41,10 +41,22 @@ NEEDS_CHECKING_TODAY = (
 
 
 def booking_sentences(
-    clinician: str | None, start: datetime | None, now: datetime, clinic: ClinicConfig
+    clinician: str | None,
+    start: datetime | None,
+    now: datetime,
+    clinic: ClinicConfig,
+    identified: bool = True,
 ) -> list[str]:
-    """What happens next, said plainly."""
+    """What happens next, said plainly. An unidentified caller gets the numbers to call."""
     contacts = clinic.contacts
+    if not identified:
+        return [
+            "I can't book an appointment without knowing who you are, so I've left a "
+            "callback request for the care team.",
+            f"To speak to someone, call the nurse line on {contacts.nurse_line_phone}, "
+            f"{contacts.nurse_line_hours}, or out of hours the on-call team on "
+            f"{contacts.on_call_phone}.",
+        ]
     if clinician and start:
         return [
             f"I've booked you a call with {clinician} {spoken_datetime(start, now)}.",

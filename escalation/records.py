@@ -133,6 +133,13 @@ class EscalationRow(Base):
     idempotency_key: Mapped[str | None] = mapped_column(String(200), unique=True, nullable=True)
     # The appointment booked for it most recently (shown while that one is still booked).
     appointment_id: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    # The anonymous conversation it came from (None for identified patients' turns).
+    conversation_id: Mapped[str | None] = mapped_column(String(100), nullable=True, index=True)
+    # "<subject>|<reason>|<rule>" while not resolved or cancelled, NULL after: the guard that
+    # keeps one open escalation per patient (or conversation) and reason, across processes.
+    open_key: Mapped[str | None] = mapped_column(String(300), unique=True, nullable=True)
+    # How many turns this escalation holds (later turns of the same kind are added to it).
+    turn_count: Mapped[int] = mapped_column(Integer, default=1)
 
 
 class EscalationEventRow(Base):
@@ -251,6 +258,27 @@ class NewEscalation(_Model):
     reason: Reason
     priority: Priority
     idempotency_key: str | None = None
+    conversation_id: str | None = None
+    """The conversation of an anonymous caller, so his repeated turns share one escalation."""
+
+
+def open_key(new: NewEscalation) -> str | None:
+    """What makes two escalations "the same" while the first is open; None never merges.
+
+    The subject is the patient, else the anonymous conversation; red flags are keyed by
+    their rule as well, so a different danger sign in the same conversation still escalates.
+    """
+    if new.patient_id is not None:
+        subject = f"patient:{new.patient_id}"
+    elif new.conversation_id is not None:
+        subject = f"conversation:{new.conversation_id}"
+    else:
+        return None
+    return f"{subject}|{new.reason}|{new.red_flag_rule or ''}"[:300]
+
+
+# The longest conversation an escalation keeps; older repeated turns are dropped.
+MAX_CONVERSATION_ENTRIES = 40
 
 
 class Escalation(_Model):
@@ -271,6 +299,8 @@ class Escalation(_Model):
     idempotency_key: str | None
     appointment: Appointment | None = None
     """The appointment currently booked for it, if any."""
+    conversation_id: str | None = None
+    turn_count: int = 1
 
 
 def appointment_from_row(row: AppointmentRow) -> Appointment:
@@ -307,7 +337,14 @@ def _escalation_from_row(row: EscalationRow, appointment: Appointment | None) ->
         attention_reason=row.attention_reason,
         idempotency_key=row.idempotency_key,
         appointment=appointment,
+        conversation_id=row.conversation_id,
+        turn_count=row.turn_count or 1,
     )
+
+
+def _closing(target: Status) -> dict[str, Any]:
+    """A closed escalation frees its open key: the next turn of its kind opens a new one."""
+    return {"open_key": None} if target in ("resolved", "cancelled") else {}
 
 
 def _join_reasons(current: str | None, reason: str) -> str:
@@ -414,6 +451,11 @@ class EscalationRepository:
             existing = self.find_by_key(new.idempotency_key)
             if existing is not None:
                 return existing, False
+        merge_key = open_key(new)
+        if merge_key is not None:
+            merged = self._add_turn(merge_key, new.question)
+            if merged is not None:
+                return merged, False
         now = self._clock()
         row = EscalationRow(
             id=new_id(),
@@ -431,6 +473,9 @@ class EscalationRepository:
             needs_attention=False,
             attention_reason=None,
             idempotency_key=new.idempotency_key,
+            conversation_id=new.conversation_id,
+            open_key=merge_key,
+            turn_count=1,
         )
         try:
             with self._sessions() as session, session.begin():
@@ -447,14 +492,31 @@ class EscalationRepository:
                     )
                 )
         except IntegrityError:
-            if new.idempotency_key is None:
+            # Another caller created it (same idempotency key, or the same open subject and
+            # reason) between our look-up and insert.
+            existing = self.find_by_key(new.idempotency_key) if new.idempotency_key else None
+            if existing is not None:
+                return existing, False
+            merged = self._add_turn(merge_key, new.question) if merge_key else None
+            if merged is None:
                 raise
-            # Another caller created it with the same key between our look-up and insert.
-            existing = self.find_by_key(new.idempotency_key)
-            if existing is None:
-                raise
-            return existing, False
+            return merged, False
         return self.get(row.id), True
+
+    def _add_turn(self, merge_key: str, question: str) -> Escalation | None:
+        """Add a later turn to the open escalation holding ``merge_key``, if there is one."""
+        with self._sessions() as session, session.begin():
+            row = session.execute(
+                select(EscalationRow).where(EscalationRow.open_key == merge_key)
+            ).scalar_one_or_none()
+            if row is None:
+                return None
+            entries = [*row.conversation, {"role": "patient", "text": question}]
+            row.conversation = entries[-MAX_CONVERSATION_ENTRIES:]
+            row.turn_count = (row.turn_count or 1) + 1
+            row.updated_at = self._clock()
+            escalation_id = row.id
+        return self.get(escalation_id)
 
     def transition(
         self, escalation_id: str, target: Status, actor: str, note: str | None = None
@@ -579,7 +641,7 @@ class EscalationRepository:
             changed = session.execute(
                 update(EscalationRow)
                 .where(EscalationRow.id == escalation_id, EscalationRow.status == current)
-                .values(status=target, updated_at=now)
+                .values(status=target, updated_at=now, **_closing(target))
                 .execution_options(synchronize_session=False)
             )
             if changed.rowcount == 1:  # type: ignore[attr-defined]
