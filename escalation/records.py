@@ -506,15 +506,23 @@ class EscalationRepository:
     def _add_turn(self, merge_key: str, question: str) -> Escalation | None:
         """Add a later turn to the open escalation holding ``merge_key``, if there is one."""
         with self._sessions() as session, session.begin():
-            row = session.execute(
-                select(EscalationRow).where(EscalationRow.open_key == merge_key)
-            ).scalar_one_or_none()
-            if row is None:
+            # The counting UPDATE comes first: it takes the write lock, so the read and
+            # rewrite of the conversation below cannot interleave with another writer's.
+            changed = session.execute(
+                update(EscalationRow)
+                .where(EscalationRow.open_key == merge_key)
+                .values(turn_count=EscalationRow.turn_count + 1, updated_at=self._clock())
+                .execution_options(synchronize_session=False)
+            )
+            if changed.rowcount != 1:  # type: ignore[attr-defined]
                 return None
+            row = session.execute(
+                select(EscalationRow)
+                .where(EscalationRow.open_key == merge_key)
+                .execution_options(populate_existing=True)
+            ).scalar_one()
             entries = [*row.conversation, {"role": "patient", "text": question}]
             row.conversation = entries[-MAX_CONVERSATION_ENTRIES:]
-            row.turn_count = (row.turn_count or 1) + 1
-            row.updated_at = self._clock()
             escalation_id = row.id
         return self.get(escalation_id)
 
