@@ -180,6 +180,7 @@ def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
     from app.main import create_app
+    from app.serving import uvicorn_config
 
     host = args.host or settings.host
     port = args.port or settings.port
@@ -189,14 +190,7 @@ def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         f"http://{host}:{port}/coordinator (care coordinators)",
         flush=True,
     )
-    uvicorn.run(
-        app,
-        host=host,
-        port=port,
-        log_level=settings.log_level.lower(),
-        ws_ping_interval=20,
-        ws_ping_timeout=20,
-    )
+    uvicorn.Server(uvicorn_config(app, settings, host, port)).run()
     return EXIT_OK
 
 

@@ -16,8 +16,11 @@ from app.avatars import AvatarHub
 from app.composers.base import AnswerComposer
 from app.composers.extractive import ExtractiveComposer
 from app.composers.generated import build_composer
+from app.connections import SocketCaps
 from app.errors_http import install_error_handlers
+from app.logs import configure_logging
 from app.metrics import Metrics
+from app.middleware import BodyLimit, RequestContext
 from app.people import People
 from app.ratelimits import RateLimits
 from app.services import Services
@@ -109,6 +112,9 @@ def build_services(
         alerts=alerts,
         alert_bursts=bursts,
         limits=rate_limits(settings),
+        sockets=SocketCaps(
+            settings.security.max_sockets_per_address, settings.security.max_sockets_per_patient
+        ),
         avatars=avatars,
     )
     if load_model:
@@ -172,7 +178,12 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
                 loading.cancel()
             await built.stop()
 
+    configure_logging(settings.log_level)
+    docs = settings.security.expose_docs
     app = FastAPI(
+        docs_url="/docs" if docs else None,
+        redoc_url="/redoc" if docs else None,
+        openapi_url="/openapi.json" if docs else None,
         title="Aftercare",
         description="Answers for men recovering from radical prostatectomy, from documents "
         "their clinic approved; hands over to people when unsure.",
@@ -181,6 +192,8 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     )
     app.state.services = built
     install_error_handlers(app)
+    app.add_middleware(BodyLimit, max_bytes=settings.security.max_body_bytes)
+    app.add_middleware(RequestContext)
     from app.routers import ask, avatar, chat, clinic, escalations, health, pages, voice
 
     for module in (health, ask, clinic, chat, voice, avatar, escalations, pages):

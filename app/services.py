@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.assistant import Assistant, TurnContext
 from app.avatars import AvatarHub
 from app.composers.base import AnswerComposer, Message
+from app.connections import SocketCaps
 from app.errors import InvalidQuestionError, NotAuthenticatedError
 from app.metrics import Metrics
 from app.people import Patient, People
@@ -62,6 +63,7 @@ class Services:
     alerts: AlertOutbox
     avatars: AvatarHub
     limits: RateLimits = field(default_factory=lambda: RateLimits({}))
+    sockets: SocketCaps = field(default_factory=lambda: SocketCaps(20, 3))
     alert_bursts: AlertBursts | None = None
     embedder: Embedder | None = None
     collections: ChromaCollections | None = None
