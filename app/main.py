@@ -194,9 +194,19 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     install_error_handlers(app)
     app.add_middleware(BodyLimit, max_bytes=settings.security.max_body_bytes)
     app.add_middleware(RequestContext)
-    from app.routers import ask, avatar, chat, clinic, escalations, health, pages, voice
+    from app.routers import (
+        ask,
+        avatar,
+        chat,
+        clinic,
+        escalations,
+        health,
+        pages,
+        patients,
+        voice,
+    )
 
-    for module in (health, ask, clinic, chat, voice, avatar, escalations, pages):
+    for module in (health, ask, clinic, chat, voice, avatar, escalations, patients, pages):
         app.include_router(module.router)
     return app
 

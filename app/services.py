@@ -11,7 +11,7 @@ import functools
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -170,7 +170,22 @@ class Services:
                     jobstore=MEMORY_STORE,
                     replace_existing=True,
                 )
+            # Retention: daily, and once shortly after start.
+            self.jobs.add_job(
+                self._retain,
+                "interval",
+                hours=24,
+                next_run_time=self.clock() + timedelta(minutes=1),
+                id="retention",
+                jobstore=MEMORY_STORE,
+                replace_existing=True,
+            )
             self._background = True
+
+    async def _retain(self) -> None:
+        from app.governance import apply_retention
+
+        await apply_retention(self)
 
     async def _reingest(self) -> None:
         report = await asyncio.to_thread(self.ingest)

@@ -66,6 +66,7 @@ LEGAL_TRANSITIONS: dict[Status, frozenset[Status]] = {
 }
 
 SYSTEM_ACTOR = "system"
+ERASED = "[erased]"
 
 
 def check_transition(escalation_id: str, current: Status, target: Status) -> None:
@@ -393,7 +394,11 @@ class EscalationRepository:
             return _escalation_from_row(row, self._current_appointment(session, row.id))
 
     def list(
-        self, status: Status | None = None, priority: Priority | None = None
+        self,
+        status: Status | None = None,
+        priority: Priority | None = None,
+        limit: int | None = None,
+        offset: int = 0,
     ) -> builtins.list[Escalation]:
         """Emergency first, then urgent, then routine; oldest first within a priority."""
         rank = case(
@@ -404,6 +409,8 @@ class EscalationRepository:
             query = query.where(EscalationRow.status == status)
         if priority is not None:
             query = query.where(EscalationRow.priority == priority)
+        if limit is not None:
+            query = query.limit(limit).offset(offset)
         with self._sessions() as session:
             rows = builtins.list(session.execute(query).scalars())
             booked = self._booked_by_escalation(session, [r.id for r in rows])
@@ -632,6 +639,57 @@ class EscalationRepository:
             row.attention_reason = _drop_reasons(row.attention_reason, reasons)
             row.needs_attention = row.attention_reason is not None
             session.commit()
+
+    # governance
+
+    def of_patient(self, patient_id: str) -> builtins.list[Escalation]:
+        """Every escalation of one patient, oldest first (for his data export)."""
+        with self._sessions() as session:
+            rows = builtins.list(
+                session.execute(
+                    select(EscalationRow)
+                    .where(EscalationRow.patient_id == patient_id)
+                    .order_by(EscalationRow.created_at)
+                ).scalars()
+            )
+            booked = self._booked_by_escalation(session, [r.id for r in rows])
+            return [_escalation_from_row(r, booked.get(r.id)) for r in rows]
+
+    def erase_texts(
+        self, *, patient_id: str | None = None, before: datetime | None = None
+    ) -> builtins.list[str]:
+        """Blank what patients said (question, conversation, passages, event notes).
+
+        With ``patient_id``: all of that patient's escalations. With ``before``: closed
+        (resolved or cancelled) escalations last changed before then; open ones are still
+        being worked on. The rows stay (the book and the history need them). Returns the
+        ids of the escalations changed.
+        """
+        query = select(EscalationRow.id).where(EscalationRow.question != ERASED)
+        if patient_id is not None:
+            query = query.where(EscalationRow.patient_id == patient_id)
+        if before is not None:
+            query = query.where(
+                EscalationRow.updated_at < before,
+                EscalationRow.status.in_(("resolved", "cancelled")),
+            )
+        with self._sessions() as session, session.begin():
+            ids = builtins.list(session.execute(query).scalars())
+            for start in range(0, len(ids), 500):
+                chunk = ids[start : start + 500]
+                session.execute(
+                    update(EscalationRow)
+                    .where(EscalationRow.id.in_(chunk))
+                    .values(question=ERASED, conversation=[], passages=[])
+                    .execution_options(synchronize_session=False)
+                )
+                session.execute(
+                    update(EscalationEventRow)
+                    .where(EscalationEventRow.escalation_id.in_(chunk))
+                    .values(note=None)
+                    .execution_options(synchronize_session=False)
+                )
+        return ids
 
     # internals
 

@@ -178,10 +178,24 @@ class EscalationService:
         return await self._scheduler.list_appointments(start, end)
 
     async def list(
-        self, status: Status | None = None, priority: Priority | None = None
+        self,
+        status: Status | None = None,
+        priority: Priority | None = None,
+        limit: int | None = None,
+        offset: int = 0,
     ) -> builtins.list[Escalation]:
-        """Emergency, then urgent, then routine; oldest first within each."""
-        return await asyncio.to_thread(self._repository.list, status, priority)
+        """Emergency, then urgent, then routine; oldest first within each (one page)."""
+        return await asyncio.to_thread(self._repository.list, status, priority, limit, offset)
+
+    async def of_patient(self, patient_id: str) -> builtins.list[Escalation]:
+        return await asyncio.to_thread(self._repository.of_patient, patient_id)
+
+    async def erase_texts(
+        self, *, patient_id: str | None = None, before: datetime | None = None
+    ) -> builtins.list[str]:
+        return await asyncio.to_thread(
+            self._repository.erase_texts, patient_id=patient_id, before=before
+        )
 
     # internals
 
