@@ -16,10 +16,6 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from app.logs import request_id
 
 
-class _TooLarge(Exception):
-    pass
-
-
 class RequestContext:
     """Gives each request and socket an id that every log line carries."""
 
@@ -58,27 +54,36 @@ class BodyLimit:
                     return
         received = 0
         started = False
+        refused = False
 
         async def counting_receive() -> Message:
-            nonlocal received
+            nonlocal received, refused
+            if refused:
+                return {"type": "http.disconnect"}
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_bytes:
-                    raise _TooLarge
+                    # Answer now; the app sees a client that went away.
+                    refused = True
+                    if not started:
+                        await _reject(send, 413, self._message())
+                    return {"type": "http.disconnect"}
             return message
 
         async def tracking_send(message: Message) -> None:
             nonlocal started
+            if refused:
+                return  # the 413 went out; nothing the app says after it is sent
             if message["type"] == "http.response.start":
                 started = True
             await send(message)
 
         try:
             await self.app(scope, counting_receive, tracking_send)
-        except _TooLarge:
-            if not started:
-                await _reject(send, 413, self._message())
+        except Exception:
+            if not refused:
+                raise
 
     def _message(self) -> str:
         return f"the request body is over {self.max_bytes} bytes"

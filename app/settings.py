@@ -4,10 +4,12 @@ reads the environment."""
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 from pathlib import Path
 from typing import Annotated
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from avatar_bridge.settings import AvatarSettings
@@ -163,6 +165,33 @@ class Settings(BaseSettings):
             return [PlatformKey.parse(v) if isinstance(v, str) else v for v in value]
         return value
 
+    @model_validator(mode="after")
+    def _secure_transport(self) -> Settings:
+        """Patient data leaves only over TLS, except to this machine (or when allowed)."""
+        if self.security.allow_insecure_transport:
+            return self
+        section = self.escalation
+        urls = {
+            "AFTERCARE_ESCALATION__WEBHOOK_URL": section.webhook_url,
+            "AFTERCARE_ESCALATION__FHIR_BASE_URL": section.fhir_base_url,
+            "AFTERCARE_LLM_BASE_URL": self.llm_base_url,
+            "AFTERCARE_AVATAR__HEYGEN_BASE_URL": self.avatar.heygen_base_url,
+            "AFTERCARE_AVATAR__LIVEAVATAR_BASE_URL": self.avatar.liveavatar_base_url,
+            "AFTERCARE_AVATAR__TAVUS_BASE_URL": self.avatar.tavus_base_url,
+        }
+        for name, url in urls.items():
+            if url and not _secure_url(url):
+                raise ValueError(
+                    f"{name} must be an https URL (plain http only to loopback; "
+                    "AFTERCARE_SECURITY__ALLOW_INSECURE_TRANSPORT=true allows it for development)"
+                )
+        if section.smtp_host and not section.smtp_starttls and not _loopback(section.smtp_host):
+            raise ValueError(
+                "alert email needs TLS: set AFTERCARE_ESCALATION__SMTP_STARTTLS=true "
+                "(a mail server on loopback may go without)"
+            )
+        return self
+
     @property
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite:///{(self.data_dir / 'aftercare.db').resolve()}"
@@ -170,6 +199,24 @@ class Settings(BaseSettings):
     @property
     def chroma_path(self) -> Path:
         return self.data_dir / "chroma"
+
+
+def _loopback(host: str) -> bool:
+    host = host.strip("[]").lower()
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _secure_url(url: str) -> bool:
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme in ("https", "wss"):
+        return True
+    return scheme in ("http", "ws") and _loopback(parts.hostname or "")
 
 
 def load_settings(**overrides: object) -> Settings:
