@@ -233,7 +233,7 @@ def _cmd_staff_add(args: argparse.Namespace, settings: Settings) -> int:
     from app.main import build_services
 
     services = build_services(settings, load_model=False)
-    days = args.expires_days or settings.security.staff_key_days
+    days = args.expires_days if args.expires_days is not None else settings.security.staff_key_days
     try:
         member, key = services.people.add_staff(args.name, args.role, expires_in_days=days)
     except ValueError as exc:
