@@ -61,6 +61,17 @@ def serve(settings: Settings, services: Services) -> tuple[uvicorn.Server, threa
     raise RuntimeError("the app did not become ready")
 
 
+TEST_LIMITS: dict[str, object] = {
+    "rate_ask": "10000/minute",
+    "rate_chat": "10000/minute",
+    "rate_voice": "10000/minute",
+    "rate_avatar": "10000/minute",
+    "rate_auth_failures": "10000/minute",
+    "voice_burst": 1000,
+    "voice_refill_per_s": 1000.0,
+}
+
+
 def make_settings(root: Path, **overrides: object) -> Settings:
     corpus = root / "corpus"
     if not corpus.exists():
@@ -72,17 +83,12 @@ def make_settings(root: Path, **overrides: object) -> Settings:
         "voice_ack_after_s": 5.0,
         # The shared app serves every test from one address: generous limits (the abuse
         # suite runs its own app with the defaults).
-        "security": {
-            "rate_ask": "10000/minute",
-            "rate_chat": "10000/minute",
-            "rate_voice": "10000/minute",
-            "rate_avatar": "10000/minute",
-            "rate_auth_failures": "10000/minute",
-            "voice_burst": 1000,
-            "voice_refill_per_s": 1000.0,
-        },
+        "security": TEST_LIMITS,
         **overrides,
     }
+    extra = overrides.get("security")
+    if isinstance(extra, dict):  # a dict adds to the generous test limits; a model replaces
+        values["security"] = {**TEST_LIMITS, **extra}
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
 
 

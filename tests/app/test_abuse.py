@@ -25,7 +25,7 @@ from sqlalchemy import func, select
 from app.logs import configure_logging
 from app.main import build_services
 from app.services import Services
-from app.settings import Settings
+from app.settings import SecuritySettings, Settings
 from escalation.records import AppointmentRow, EscalationRow
 from tests.app.conftest import make_settings, serve
 from tests.escalation.receivers import WebhookReceiver, wait_until
@@ -67,7 +67,7 @@ def target(tmp_path_factory: pytest.TempPathFactory, embedder: object) -> Iterat
             "alert_burst_window_s": 2.0,
         },
         # Default limits, except: the socket flood test sends 100 transcripts at once.
-        security={"voice_burst": 100, "rate_voice": "1000/minute"},
+        security=SecuritySettings(voice_burst=100, rate_voice="1000/minute"),
     )
     services = build_services(settings)
     services.embedder = embedder  # type: ignore[assignment]
