@@ -76,7 +76,8 @@ def build_services(
     client = http or httpx.AsyncClient(timeout=httpx.Timeout(10.0))
     metrics = Metrics()
     jobs = make_scheduler(database_url)
-    repository = EscalationRepository(sessions, clock)
+    people = People(sessions, clock)
+    repository = EscalationRepository(sessions, clock, audit=people)
     scheduler = build_scheduler(settings, clinic, sessions, client, clock)
     service_box: list[EscalationService] = []
 
@@ -101,7 +102,7 @@ def build_services(
         clinic=clinic,
         engine=engine,
         sessions=sessions,
-        people=People(sessions, clock),
+        people=people,
         turns=TurnLog(sessions, clock),
         escalations=escalations,
         metrics=metrics,

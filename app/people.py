@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import threading
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -11,7 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Literal
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.audit import GENESIS, ChainReport, row_hash, verify_chain
@@ -67,7 +66,6 @@ class People:
     def __init__(self, sessions: sessionmaker[Session], clock: Callable[[], datetime]) -> None:
         self._sessions = sessions
         self._clock = clock
-        self._chain = threading.Lock()
 
     # -- staff keys -----------------------------------------------------------------------
 
@@ -353,6 +351,13 @@ class People:
             yield session
             self._append(session, actor, action, resource, patient_id, detail)
 
+    def append(
+        self, session: Session, actor: str, action: str, resource: str, patient_id: str | None
+    ) -> None:
+        """An audit row in the caller's transaction (``escalation.records.AuditSink``)."""
+        key_id = actor.removeprefix("staff:") if actor.startswith("staff:") else None
+        self._append(session, actor, action, resource, patient_id, key_id=key_id)
+
     def _append(
         self,
         session: Session,
@@ -365,26 +370,36 @@ class People:
         key_id: str | None = None,
         source: str | None = None,
     ) -> None:
-        """Add one chained audit row to ``session``'s transaction."""
-        with self._chain:
-            previous = session.scalar(
-                select(AuditRow.row_hash).order_by(AuditRow.id.desc()).limit(1)
-            )
-            row = AuditRow(
-                at=self._clock(),
-                actor=actor[:120],
-                action=action[:80],
-                patient_id=patient_id,
-                resource=resource[:200],
-                detail=detail,
-                outcome=outcome,
-                key_id=key_id,
-                source=(source or None) and source[:64],
-            )
-            row.prev_hash = previous or GENESIS
-            row.row_hash = row_hash(row, row.prev_hash)
-            session.add(row)
-            session.flush()
+        """Add one chained audit row to ``session``'s transaction.
+
+        The row is inserted first (on SQLite that takes the database's write lock, held to
+        the commit; on PostgreSQL an advisory lock does the same), then chained to the row
+        before it, so two writers never chain to the same row.
+        """
+        if session.get_bind().dialect.name == "postgresql":
+            session.execute(text("SELECT pg_advisory_xact_lock(727274)"))
+        row = AuditRow(
+            at=self._clock(),
+            actor=actor[:120],
+            action=action[:80],
+            patient_id=patient_id,
+            resource=resource[:200],
+            detail=detail,
+            outcome=outcome,
+            key_id=key_id,
+            source=(source or None) and source[:64],
+        )
+        session.add(row)
+        session.flush()
+        previous = session.scalar(
+            select(AuditRow.row_hash)
+            .where(AuditRow.id < row.id)
+            .order_by(AuditRow.id.desc())
+            .limit(1)
+        )
+        row.prev_hash = previous or GENESIS
+        row.row_hash = row_hash(row, row.prev_hash)
+        session.flush()
 
     def audit_trail(self, patient_id: str | None = None, limit: int = 200) -> list[AuditRow]:
         with self._sessions() as session:

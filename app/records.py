@@ -1,9 +1,10 @@
 """The app's own tables: staff keys, patients, page links and sessions, and the audit trail.
 
 The audit trail is append-only: database triggers (SQLite and PostgreSQL) refuse to update
-or delete its rows, and each row holds the hash of the one before it (``prev_hash``, unique,
-so two writers can never both extend the same row), so a row changed or removed behind the
-triggers' back breaks the chain that ``aftercare audit verify`` walks.
+a chained row or delete any, and each row holds the hash of the one before it
+(``prev_hash``, unique, so two writers can never both extend the same row), so a row
+changed or removed behind the triggers' back breaks the chain that ``aftercare audit
+verify`` walks.
 """
 
 from __future__ import annotations
@@ -73,15 +74,19 @@ class AuditRow(Base):
     row_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
+# A row may be updated once, while its hashes are still NULL: the insert takes the write
+# lock first, then the row is chained to its predecessor (see ``People._append``).
 _SQLITE_TRIGGERS = [
     "CREATE TRIGGER IF NOT EXISTS audit_events_no_update BEFORE UPDATE ON audit_events "
+    "WHEN OLD.row_hash IS NOT NULL "
     "BEGIN SELECT RAISE(ABORT, 'audit_events is append-only'); END",
     "CREATE TRIGGER IF NOT EXISTS audit_events_no_delete BEFORE DELETE ON audit_events "
     "BEGIN SELECT RAISE(ABORT, 'audit_events is append-only'); END",
 ]
 _POSTGRES_TRIGGERS = [
     "CREATE OR REPLACE FUNCTION audit_events_append_only() RETURNS trigger AS $$ "
-    "BEGIN RAISE EXCEPTION 'audit_events is append-only'; END; $$ LANGUAGE plpgsql",
+    "BEGIN IF TG_OP = 'UPDATE' AND OLD.row_hash IS NULL THEN RETURN NEW; END IF; "
+    "RAISE EXCEPTION 'audit_events is append-only'; END; $$ LANGUAGE plpgsql",
     "DROP TRIGGER IF EXISTS audit_events_append_only ON audit_events",
     "CREATE TRIGGER audit_events_append_only BEFORE UPDATE OR DELETE ON audit_events "
     "FOR EACH ROW EXECUTE FUNCTION audit_events_append_only()",

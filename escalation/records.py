@@ -20,7 +20,7 @@ import builtins
 import uuid
 from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime, time
-from typing import Any, Literal, get_args
+from typing import Any, Literal, Protocol, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import (
@@ -361,6 +361,14 @@ def _drop_reasons(current: str | None, drop: Iterable[str]) -> str | None:
     return "; ".join(parts) or None
 
 
+class AuditSink(Protocol):
+    """Where staff changes to escalations are recorded, in the change's own transaction."""
+
+    def append(
+        self, session: Session, actor: str, action: str, resource: str, patient_id: str | None
+    ) -> None: ...
+
+
 # --- repository -----------------------------------------------------------------------
 
 
@@ -371,9 +379,24 @@ class EscalationRepository:
     concurrent changes never both win, on SQLite or PostgreSQL.
     """
 
-    def __init__(self, sessions: sessionmaker[Session], clock: Callable[[], datetime]) -> None:
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        clock: Callable[[], datetime],
+        audit: AuditSink | None = None,
+    ) -> None:
         self._sessions = sessions
         self._clock = clock
+        self.audit = audit
+
+    def _audited(self, session: Session, escalation_id: str, actor: str, action: str) -> None:
+        """Record a staff action in ``session``'s transaction (system actions are not)."""
+        if self.audit is None or actor == SYSTEM_ACTOR:
+            return
+        patient_id = session.execute(
+            select(EscalationRow.patient_id).where(EscalationRow.id == escalation_id)
+        ).scalar_one_or_none()
+        self.audit.append(session, actor, action, f"escalation:{escalation_id}", patient_id)
 
     # reading
 
@@ -539,6 +562,7 @@ class EscalationRepository:
         """Change the status (if legal) and record who did it."""
         with self._sessions() as session:
             self._transition(session, escalation_id, target, actor, note)
+            self._audited(session, escalation_id, actor, f"escalation.{target}")
             session.commit()
         return self.get(escalation_id)
 
@@ -593,6 +617,7 @@ class EscalationRepository:
                 assert row is not None
                 row.attention_reason = _drop_reasons(row.attention_reason, drop)
                 row.needs_attention = row.attention_reason is not None
+            self._audited(session, escalation_id, actor, "escalation.booked")
             session.commit()
         return self.get(escalation_id)
 
@@ -627,6 +652,7 @@ class EscalationRepository:
                     note=f"needs attention: {reason}",
                 )
             )
+            self._audited(session, escalation_id, actor, "escalation.attention")
             session.commit()
         return self.get(escalation_id)
 

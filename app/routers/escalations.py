@@ -1,7 +1,7 @@
 """The coordinator API: the escalation queue, staff actions, the appointment book.
 
-Every call needs a staff key with the coordinator role and is audited when it touches
-a patient's escalation.
+Every call needs a staff key with the coordinator role. Reads are audited here; changes
+are audited by the escalation repository in the change's own transaction.
 """
 
 from __future__ import annotations
@@ -115,7 +115,6 @@ async def acknowledge(
     escalation_id: str, services: ServicesDep, staff: CoordinatorDep
 ) -> EscalationPublic:
     escalation = await services.escalations.acknowledge(escalation_id, staff.actor)
-    await _audit(services, staff, "escalation.acknowledge", escalation)
     return await _public(services, escalation)
 
 
@@ -124,7 +123,6 @@ async def resolve(
     escalation_id: str, body: ResolveBody, services: ServicesDep, staff: CoordinatorDep
 ) -> EscalationPublic:
     escalation = await services.escalations.resolve(escalation_id, staff.actor, body.note)
-    await _audit(services, staff, "escalation.resolve", escalation)
     return await _public(services, escalation)
 
 
@@ -136,7 +134,6 @@ async def reschedule(
     if not_before is not None and not_before.tzinfo is None:
         not_before = not_before.replace(tzinfo=UTC)
     escalation = await services.escalations.reschedule(escalation_id, staff.actor, not_before)
-    await _audit(services, staff, "escalation.reschedule", escalation)
     return await _public(services, escalation)
 
 

@@ -4,6 +4,7 @@ links; every change and every refusal in the chained audit trail."""
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from app.errors import ForbiddenError, NotAuthenticatedError, UnknownPatientErro
 from app.main import build_services
 from app.services import Services
 from app.settings import PlatformKey, Settings
+from escalation.records import NewEscalation
 from tests.app.conftest import make_settings
 from tests.app.test_cli import run
 
@@ -178,3 +180,32 @@ def test_key_lifecycle_from_the_command_line(tmp_path: Path) -> None:
     assert "/?code=acl_" in json.loads(link.stdout)["url"]
     verified = run(tmp_path, "audit", "verify")
     assert verified.returncode == 0 and json.loads(verified.stdout)["ok"]
+
+
+def test_concurrent_writers_extend_one_unbroken_chain(services: Services) -> None:
+    people = services.people
+
+    def write(n: int) -> None:
+        for i in range(20):
+            people.audit(f"patient:p{n}", "ask", "turn", f"p{n}", f"turn {i}")
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(write, range(8)))
+    report = people.verify_audit()
+    assert report.ok and report.rows == 160
+
+
+async def test_staff_changes_are_audited_with_the_change(services: Services) -> None:
+    member, _ = services.people.add_staff("Coordinator Cy", "coordinator")
+    made = await services.escalations.open(
+        NewEscalation(
+            patient_id="p-aud", question="?", reason="patient_request", priority="routine"
+        )
+    )
+    await services.escalations.acknowledge(made.id, member.actor)
+    await services.escalations.resolve(made.id, member.actor, "done")
+    rows = services.people.audit_trail("p-aud")
+    assert [r.action for r in rows] == ["escalation.resolved", "escalation.acknowledged"]
+    assert all(r.key_id == member.id and r.resource == f"escalation:{made.id}" for r in rows)
+    assert services.people.verify_audit().ok
+    await services.http.aclose()
