@@ -433,6 +433,7 @@ class Assistant:
             reason=reason,
             priority=priority,
             idempotency_key=f"turn:{context.turn_id}",
+            conversation_id=context.conversation_id,
         )
         # Shielded: an interrupted turn still finishes the escalation it started.
         task = asyncio.create_task(self._escalations.open(new))
@@ -450,6 +451,7 @@ class Assistant:
             appointment.start if appointment else None,
             self._clock(),
             self._clinic,
+            identified=escalation.patient_id is not None,
         )
 
     async def escalation_of(self, turn_id: str) -> EscalationRef | None:

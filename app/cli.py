@@ -14,6 +14,7 @@ from typing import Any
 from app.settings import Settings, load_settings
 
 EXIT_OK, EXIT_FATAL, EXIT_PARTIAL = 0, 1, 3
+EXIT_TAMPERED = 4
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -77,7 +78,15 @@ def _parser() -> argparse.ArgumentParser:
     staff_add = staff_sub.add_parser("add", help="create a staff key (shown once)")
     staff_add.add_argument("--name", required=True)
     staff_add.add_argument("--role", required=True, choices=["coordinator", "clinician", "admin"])
+    staff_add.add_argument(
+        "--expires-days", type=int, help="the key stops working after this many days"
+    )
     staff_add.set_defaults(handler=_cmd_staff_add)
+    staff_list = staff_sub.add_parser("list", help="staff keys: role, expiry, last use (no keys)")
+    staff_list.set_defaults(handler=_cmd_staff_list)
+    staff_revoke = staff_sub.add_parser("revoke", help="stop a staff key working, at once")
+    staff_revoke.add_argument("staff_id")
+    staff_revoke.set_defaults(handler=_cmd_staff_revoke)
 
     patient = sub.add_parser("patient", help="registered patients")
     patient_sub = patient.add_subparsers(dest="patient_command", required=True)
@@ -88,6 +97,26 @@ def _parser() -> argparse.ArgumentParser:
     patient_add.add_argument("--approach", choices=["robotic", "laparoscopic", "open"])
     patient_add.add_argument("--catheter-out", type=date.fromisoformat)
     patient_add.set_defaults(handler=_cmd_patient_add)
+    rotate = patient_sub.add_parser("rotate-key", help="a new key; the old one stops working")
+    rotate.add_argument("patient_id")
+    rotate.set_defaults(handler=_cmd_patient_rotate)
+    link = patient_sub.add_parser("link", help="a one-time link to the patient's page")
+    link.add_argument("patient_id")
+    link.set_defaults(handler=_cmd_patient_link)
+    export = patient_sub.add_parser("export", help="everything held about a patient, as JSON")
+    export.add_argument("patient_id")
+    export.set_defaults(handler=_cmd_patient_export)
+    erase = patient_sub.add_parser(
+        "erase", help="delete a patient's data (the audit keeps it happened)"
+    )
+    erase.add_argument("patient_id")
+    erase.add_argument("--yes", action="store_true", help="confirm: this cannot be undone")
+    erase.set_defaults(handler=_cmd_patient_erase)
+
+    audit = sub.add_parser("audit", help="the audit trail")
+    audit_sub = audit.add_subparsers(dest="audit_command", required=True)
+    verify = audit_sub.add_parser("verify", help="check the audit trail's hash chain")
+    verify.set_defaults(handler=_cmd_audit_verify)
     return parser
 
 
@@ -180,6 +209,7 @@ def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
     from app.main import create_app
+    from app.serving import uvicorn_config
 
     host = args.host or settings.host
     port = args.port or settings.port
@@ -189,14 +219,7 @@ def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         f"http://{host}:{port}/coordinator (care coordinators)",
         flush=True,
     )
-    uvicorn.run(
-        app,
-        host=host,
-        port=port,
-        log_level=settings.log_level.lower(),
-        ws_ping_interval=20,
-        ws_ping_timeout=20,
-    )
+    uvicorn.Server(uvicorn_config(app, settings, host, port)).run()
     return EXIT_OK
 
 
@@ -210,8 +233,23 @@ def _cmd_staff_add(args: argparse.Namespace, settings: Settings) -> int:
     from app.main import build_services
 
     services = build_services(settings, load_model=False)
-    member, key = services.people.add_staff(args.name, args.role)
-    print(json.dumps({"id": member.id, "name": member.name, "role": member.role, "key": key}))
+    days = args.expires_days if args.expires_days is not None else settings.security.staff_key_days
+    try:
+        member, key = services.people.add_staff(args.name, args.role, expires_in_days=days)
+    except ValueError as exc:
+        _fail(str(exc), True)
+        return EXIT_FATAL
+    print(
+        json.dumps(
+            {
+                "id": member.id,
+                "name": member.name,
+                "role": member.role,
+                "expires_at": member.expires_at.isoformat() if member.expires_at else None,
+                "key": key,
+            }
+        )
+    )
     print("Keep this key safe: it is shown only once.", file=sys.stderr)
     return EXIT_OK
 
@@ -230,6 +268,126 @@ def _cmd_patient_add(args: argparse.Namespace, settings: Settings) -> int:
     print(json.dumps({"id": patient.id, "name": patient.display_name, "key": key}))
     print("Give this key to the patient: it is shown only once.", file=sys.stderr)
     return EXIT_OK
+
+
+def _cmd_staff_list(args: argparse.Namespace, settings: Settings) -> int:
+    from app.main import build_services
+
+    services = build_services(settings, load_model=False)
+    for member in services.people.list_staff():
+        print(
+            json.dumps(
+                {
+                    "id": member.id,
+                    "name": member.name,
+                    "role": member.role,
+                    "created_at": _iso(member.created_at),
+                    "expires_at": _iso(member.expires_at),
+                    "revoked_at": _iso(member.revoked_at),
+                    "last_used_at": _iso(member.last_used_at),
+                }
+            )
+        )
+    return EXIT_OK
+
+
+def _cmd_staff_revoke(args: argparse.Namespace, settings: Settings) -> int:
+    from app.main import build_services
+
+    services = build_services(settings, load_model=False)
+    try:
+        member = services.people.revoke_staff(args.staff_id)
+    except ValueError as exc:
+        _fail(str(exc), True)
+        return EXIT_FATAL
+    print(json.dumps({"id": member.id, "revoked_at": _iso(member.revoked_at)}))
+    return EXIT_OK
+
+
+def _cmd_patient_rotate(args: argparse.Namespace, settings: Settings) -> int:
+    from app.errors import UnknownPatientError
+    from app.main import build_services
+
+    services = build_services(settings, load_model=False)
+    try:
+        key = services.people.rotate_patient_key(args.patient_id)
+    except UnknownPatientError as exc:
+        _fail(str(exc), True)
+        return EXIT_FATAL
+    print(json.dumps({"id": args.patient_id, "key": key}))
+    print("Give this key to the patient: the old one no longer works.", file=sys.stderr)
+    return EXIT_OK
+
+
+def _cmd_patient_link(args: argparse.Namespace, settings: Settings) -> int:
+    from app.errors import UnknownPatientError
+    from app.main import build_services
+
+    services = build_services(settings, load_model=False)
+    ttl = settings.security.link_code_ttl_s
+    try:
+        code = services.people.link_code(args.patient_id, ttl)
+    except UnknownPatientError as exc:
+        _fail(str(exc), True)
+        return EXIT_FATAL
+    base = settings.escalation.public_base_url.rstrip("/")
+    print(json.dumps({"id": args.patient_id, "url": f"{base}/?code={code}", "expires_in": ttl}))
+    return EXIT_OK
+
+
+def _cmd_patient_export(args: argparse.Namespace, settings: Settings) -> int:
+    from app.errors import UnknownPatientError
+    from app.governance import export_patient
+    from app.main import build_services
+
+    services = build_services(settings, load_model=False)
+    try:
+        data = asyncio.run(export_patient(services, args.patient_id, "cli"))
+    except UnknownPatientError as exc:
+        _fail(str(exc), True)
+        return EXIT_FATAL
+    print(json.dumps(data, indent=2))
+    return EXIT_OK
+
+
+def _cmd_patient_erase(args: argparse.Namespace, settings: Settings) -> int:
+    from app.errors import UnknownPatientError
+    from app.governance import erase_patient
+    from app.main import build_services
+
+    if not args.yes:
+        _fail("erasing a patient cannot be undone: add --yes to confirm", True)
+        return EXIT_FATAL
+    services = build_services(settings, load_model=False)
+    try:
+        counts = asyncio.run(erase_patient(services, args.patient_id, "cli"))
+    except UnknownPatientError as exc:
+        _fail(str(exc), True)
+        return EXIT_FATAL
+    print(json.dumps({"id": args.patient_id, "erased": counts}))
+    return EXIT_OK
+
+
+def _cmd_audit_verify(args: argparse.Namespace, settings: Settings) -> int:
+    from app.main import build_services
+
+    services = build_services(settings, load_model=False)
+    report = services.people.verify_audit()
+    print(
+        json.dumps(
+            {
+                "ok": report.ok,
+                "rows": report.rows,
+                "broken_at": report.broken_at,
+                "problem": report.problem,
+            }
+        )
+    )
+    return EXIT_OK if report.ok else EXIT_TAMPERED
+
+
+def _iso(moment: Any) -> str | None:
+    return moment.isoformat() if moment is not None else None
 
 
 def _progress_bar(quiet: bool) -> Any:

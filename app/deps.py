@@ -5,13 +5,12 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, Request
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.requests import HTTPConnection
 
-from app.errors import NotReadyError
+from app.auth import PlatformCaller, authenticate_platform, bearer_key
+from app.errors import NotAuthenticatedError, NotReadyError
 from app.people import StaffMember
 from app.services import Services
-
-_bearer = HTTPBearer(auto_error=False)
 
 
 def get_services(request: Request) -> Services:
@@ -19,8 +18,19 @@ def get_services(request: Request) -> Services:
     return services
 
 
+def client_address(connection: HTTPConnection) -> str | None:
+    """The peer's address (behind a proxy, run uvicorn with --forwarded-allow-ips)."""
+    return connection.client.host if connection.client else None
+
+
+def presented_key(request: Request) -> str | None:
+    """The bearer key, or None when the header is absent or malformed (never a 500)."""
+    return bearer_key(request.headers.get("authorization"))
+
+
 ServicesDep = Annotated[Services, Depends(get_services)]
-BearerDep = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+KeyDep = Annotated[str | None, Depends(presented_key)]
+AddressDep = Annotated[str | None, Depends(client_address)]
 
 
 def ready_services(services: ServicesDep) -> Services:
@@ -33,11 +43,22 @@ ReadyDep = Annotated[Services, Depends(ready_services)]
 
 
 def _staff(roles: tuple[str, ...]):  # type: ignore[no-untyped-def]
-    def check(services: ServicesDep, credentials: BearerDep) -> StaffMember:
-        key = credentials.credentials if credentials else None
-        return services.people.staff_for_key(key, roles)
+    def check(services: ServicesDep, key: KeyDep, address: AddressDep) -> StaffMember:
+        services.limits.refuse_if_over("auth_failures", address)
+        try:
+            return services.people.staff_for_key(key, roles, address)
+        except NotAuthenticatedError:
+            services.limits.hit("auth_failures", address)
+            raise
 
     return check
 
 
+def platform(services: ServicesDep, key: KeyDep, address: AddressDep) -> PlatformCaller:
+    return authenticate_platform(services, key, address)
+
+
 CoordinatorDep = Annotated[StaffMember, Depends(_staff(("coordinator",)))]
+StaffDep = Annotated[StaffMember, Depends(_staff(("coordinator", "clinician")))]
+AdminDep = Annotated[StaffMember, Depends(_staff(("admin",)))]
+PlatformDep = Annotated[PlatformCaller, Depends(platform)]

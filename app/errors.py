@@ -25,3 +25,15 @@ class InvalidQuestionError(AppError):
 
 class NotReadyError(AppError):
     """The model or the index is still loading."""
+
+
+class RateLimitedError(AppError):
+    """Too many requests from one address or key; try again after ``retry_after`` s."""
+
+    def __init__(self, message: str, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class PayloadTooLargeError(AppError):
+    """A request body over the limit."""

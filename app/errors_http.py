@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -12,6 +14,7 @@ from app.errors import (
     InvalidQuestionError,
     NotAuthenticatedError,
     NotReadyError,
+    RateLimitedError,
     UnknownPatientError,
 )
 from avatar_bridge.errors import AvatarError
@@ -29,6 +32,7 @@ _STATUS: list[tuple[type[Exception], int]] = [
     (UnknownPatientError, 404),
     (InvalidQuestionError, 422),
     (NotReadyError, 503),
+    (RateLimitedError, 429),
     (AppError, 400),
     (IngestionError, 503),
     (AvatarError, 502),
@@ -50,6 +54,8 @@ def install_error_handlers(app: FastAPI) -> None:
     async def handle(request: Request, exc: Exception) -> JSONResponse:
         status = status_for(exc)
         headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+        if isinstance(exc, RateLimitedError):
+            headers = {"Retry-After": str(math.ceil(exc.retry_after))}
         return JSONResponse({"detail": str(exc)}, status_code=status, headers=headers)
 
     for kind in (AppError, IngestionError, AvatarError, EscalationError):

@@ -16,14 +16,19 @@ from app.avatars import AvatarHub
 from app.composers.base import AnswerComposer
 from app.composers.extractive import ExtractiveComposer
 from app.composers.generated import build_composer
+from app.connections import SocketCaps
 from app.errors_http import install_error_handlers
+from app.logs import configure_logging
 from app.metrics import Metrics
+from app.middleware import BodyLimit, RequestContext
 from app.people import People
+from app.ratelimits import RateLimits
 from app.services import Services
 from app.settings import Settings
 from app.turn_log import TurnLog
 from avatar_bridge.keepalive import KeepAlive
 from avatar_bridge.providers.factory import build_provider
+from escalation.bursts import AlertBursts
 from escalation.clinic import ClinicConfig, load_clinic_config
 from escalation.database import create_tables, make_engine, make_sessionmaker
 from escalation.errors import ClinicConfigError
@@ -64,13 +69,15 @@ def build_services(
     database_url = settings.resolved_database_url
     engine = make_engine(database_url)
     sessions = make_sessionmaker(engine)
-    import app.records  # noqa: F401  (registers the app's tables on the shared metadata)
+    import app.records  # registers the app's tables on the shared metadata
 
     create_tables(engine)
+    app.records.protect_audit(engine)
     client = http or httpx.AsyncClient(timeout=httpx.Timeout(10.0))
     metrics = Metrics()
     jobs = make_scheduler(database_url)
-    repository = EscalationRepository(sessions, clock)
+    people = People(sessions, clock)
+    repository = EscalationRepository(sessions, clock, audit=people)
     scheduler = build_scheduler(settings, clinic, sessions, client, clock)
     service_box: list[EscalationService] = []
 
@@ -78,8 +85,9 @@ def build_services(
         await service_box[0].mark_attention(escalation_id, reason)
 
     alerts = build_alerts(settings.escalation, client, jobs, sessions, on_alert_failed, clock)
+    bursts = AlertBursts(alerts, clock, window_s=settings.escalation.alert_burst_window_s)
     escalations = EscalationService(
-        repository, scheduler, alerts, clock, horizon_days=clinic.care_team.booking_horizon_days
+        repository, scheduler, bursts, clock, horizon_days=clinic.care_team.booking_horizon_days
     )
     service_box.append(escalations)
     avatars = AvatarHub(build_provider(settings.avatar, client), metrics)
@@ -94,7 +102,7 @@ def build_services(
         clinic=clinic,
         engine=engine,
         sessions=sessions,
-        people=People(sessions, clock),
+        people=people,
         turns=TurnLog(sessions, clock),
         escalations=escalations,
         metrics=metrics,
@@ -103,11 +111,29 @@ def build_services(
         make_composer=choose_composer,
         jobs=jobs,
         alerts=alerts,
+        alert_bursts=bursts,
+        limits=rate_limits(settings),
+        sockets=SocketCaps(
+            settings.security.max_sockets_per_address, settings.security.max_sockets_per_patient
+        ),
         avatars=avatars,
     )
     if load_model:
         services.load()
     return services
+
+
+def rate_limits(settings: Settings) -> RateLimits:
+    section = settings.security
+    return RateLimits(
+        {
+            "ask": section.rate_ask,
+            "chat": section.rate_chat,
+            "voice": section.rate_voice,
+            "avatar": section.rate_avatar,
+            "auth_failures": section.rate_auth_failures,
+        }
+    )
 
 
 def build_scheduler(
@@ -153,7 +179,12 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
                 loading.cancel()
             await built.stop()
 
+    configure_logging(settings.log_level)
+    docs = settings.security.expose_docs
     app = FastAPI(
+        docs_url="/docs" if docs else None,
+        redoc_url="/redoc" if docs else None,
+        openapi_url="/openapi.json" if docs else None,
         title="Aftercare",
         description="Answers for men recovering from radical prostatectomy, from documents "
         "their clinic approved; hands over to people when unsure.",
@@ -162,9 +193,21 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     )
     app.state.services = built
     install_error_handlers(app)
-    from app.routers import ask, avatar, chat, clinic, escalations, health, pages, voice
+    app.add_middleware(BodyLimit, max_bytes=settings.security.max_body_bytes)
+    app.add_middleware(RequestContext)
+    from app.routers import (
+        ask,
+        avatar,
+        chat,
+        clinic,
+        escalations,
+        health,
+        pages,
+        patients,
+        voice,
+    )
 
-    for module in (health, ask, clinic, chat, voice, avatar, escalations, pages):
+    for module in (health, ask, clinic, chat, voice, avatar, escalations, patients, pages):
         app.include_router(module.router)
     return app
 

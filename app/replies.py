@@ -46,10 +46,26 @@ def safety_net(clinic: ClinicConfig) -> str:
 
 
 def booking_sentences(
-    clinician: str | None, start: datetime | None, now: datetime, clinic: ClinicConfig
+    clinician: str | None,
+    start: datetime | None,
+    now: datetime,
+    clinic: ClinicConfig,
+    identified: bool = True,
 ) -> list[str]:
-    """What happens next, said plainly, and what to do if it cannot wait (every hand-over)."""
+    """What happens next, said plainly, and what to do if it cannot wait (every hand-over).
+
+    An unidentified caller is not booked: he gets a callback request and the numbers to call.
+    """
     contacts = clinic.contacts
+    if not identified:
+        return [
+            "I can't book an appointment without knowing who you are, so I've left a "
+            "callback request for the care team.",
+            f"To speak to someone, call the nurse line on {contacts.nurse_line_phone}, "
+            f"{contacts.nurse_line_hours}, or out of hours the on-call team on "
+            f"{contacts.on_call_phone}.",
+            safety_net(clinic),
+        ]
     if clinician and start:
         return [
             f"I've booked you a call with {clinician} {spoken_datetime(start, now)}.",

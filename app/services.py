@@ -7,10 +7,11 @@ Cheap parts are built at once; the embedding model and the index load in ``load`
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -22,11 +23,15 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.assistant import Assistant, TurnContext
 from app.avatars import AvatarHub
 from app.composers.base import AnswerComposer, Message
+from app.connections import SocketCaps
+from app.errors import InvalidQuestionError, NotAuthenticatedError
 from app.metrics import Metrics
-from app.people import People
+from app.people import Patient, People
+from app.ratelimits import RateLimits
 from app.settings import Settings
 from app.turn import TurnResult
 from app.turn_log import TurnLog
+from escalation.bursts import AlertBursts
 from escalation.clinic import ClinicConfig
 from escalation.danger_meaning import MeaningDetector, MeaningThresholds, load_phrasings
 from escalation.jobs import MEMORY_STORE
@@ -57,6 +62,9 @@ class Services:
     jobs: AsyncIOScheduler
     alerts: AlertOutbox
     avatars: AvatarHub
+    limits: RateLimits = field(default_factory=lambda: RateLimits({}))
+    sockets: SocketCaps = field(default_factory=lambda: SocketCaps(20, 3))
+    alert_bursts: AlertBursts | None = None
     embedder: Embedder | None = None
     collections: ChromaCollections | None = None
     search: CorpusSearch | None = None
@@ -162,7 +170,22 @@ class Services:
                     jobstore=MEMORY_STORE,
                     replace_existing=True,
                 )
+            # Retention: daily, and once shortly after start.
+            self.jobs.add_job(
+                self._retain,
+                "interval",
+                hours=24,
+                next_run_time=self.clock() + timedelta(minutes=1),
+                id="retention",
+                jobstore=MEMORY_STORE,
+                replace_existing=True,
+            )
             self._background = True
+
+    async def _retain(self) -> None:
+        from app.governance import apply_retention
+
+        await apply_retention(self)
 
     async def _reingest(self) -> None:
         report = await asyncio.to_thread(self.ingest)
@@ -173,6 +196,8 @@ class Services:
         if self.assistant is not None:
             await self.assistant.drain()
         await self.avatars.close_all()
+        if self.alert_bursts is not None:
+            self.alert_bursts.flush()
         if self._background:
             await self.alerts.stop()
             self.jobs.shutdown(wait=False)
@@ -210,17 +235,37 @@ class Services:
         return await self._ask(question, patient_id, actor="cli", channel="cli")
 
     async def ask_patient(
-        self, question: str, patient_id: str | None, key: str | None, channel: str
+        self,
+        question: str,
+        patient_id: str | None,
+        key: str | None,
+        channel: str,
+        source: str | None = None,
     ) -> TurnResult:
         """A caller over the network: a named patient must present that patient's key."""
         if patient_id is not None:
-            self.people.patient_for_key(patient_id, key)
-        return await self._ask(question, patient_id, actor=f"patient:{patient_id}", channel=channel)
+            await self.identify(patient_id, key, source)
+        actor = f"patient:{patient_id}" if patient_id is not None else "anonymous"
+        return await self._ask(question, patient_id, actor=actor, channel=channel, source=source)
+
+    async def identify(self, patient_id: str, key: str | None, source: str | None) -> Patient:
+        """The patient if the key (or page session token) is his; failures are counted per
+        address, and too many of them get 429 before the key is even looked at."""
+        self.limits.refuse_if_over("auth_failures", source)
+        try:
+            return await asyncio.to_thread(self.people.patient_for_key, patient_id, key, source)
+        except NotAuthenticatedError:
+            self.limits.hit("auth_failures", source)
+            raise
 
     async def _ask(
-        self, question: str, patient_id: str | None, actor: str, channel: str
+        self,
+        question: str,
+        patient_id: str | None,
+        actor: str,
+        channel: str,
+        source: str | None = None,
     ) -> TurnResult:
-        from app.errors import InvalidQuestionError
 
         if not question.strip():
             raise InvalidQuestionError("the question is empty")
@@ -228,9 +273,10 @@ class Services:
             raise InvalidQuestionError(
                 f"the question is longer than {self.settings.max_question_chars} characters"
             )
-        context = self.turn_context(patient_id, channel=channel)
-        if patient_id is not None:
-            self.people.audit(actor, "ask", "turn", patient_id, detail=channel)
+        context = await asyncio.to_thread(
+            functools.partial(self.turn_context, patient_id, channel=channel)
+        )
+        await self.people.audit_async(actor, "ask", "turn", patient_id, channel, source=source)
         assert self.assistant is not None
         result = await self.assistant.ask(question, context)
         self.metrics.observe(result, channel)

@@ -3,15 +3,100 @@ reads the environment."""
 
 from __future__ import annotations
 
+import hashlib
+import ipaddress
 from pathlib import Path
 from typing import Annotated
+from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from avatar_bridge.settings import AvatarSettings
 from escalation.settings import EscalationSettings
 from ingestion.settings import IngestionSettings
+
+
+class PlatformKey(BaseModel):
+    """One platform's key; ``id`` is who the audit trail says acted."""
+
+    id: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,40}$")
+    key: SecretStr
+
+    @classmethod
+    def parse(cls, entry: str) -> PlatformKey:
+        name, sep, key = entry.partition(":")
+        if not sep:
+            key = entry
+            name = "platform-" + hashlib.sha256(entry.encode("utf-8")).hexdigest()[:8]
+        if not key.strip():
+            raise ValueError("a platform key is empty")
+        return cls(id=name.strip(), key=SecretStr(key.strip()))
+
+
+class SecuritySettings(BaseModel):
+    """Limits and exposure (``AFTERCARE_SECURITY__...``). Rates are `limits` strings such as
+    ``30/minute``; a client address and a key are each held to them."""
+
+    max_body_bytes: int = Field(
+        default=64 * 1024, ge=1024, description="Largest request body; larger gets 413."
+    )
+    ws_max_message_bytes: int = Field(
+        default=64 * 1024, ge=1024, description="Largest voice-socket frame; larger closes 1009."
+    )
+    voice_burst: int = Field(
+        default=10, ge=1, description="Messages a voice socket may send back to back."
+    )
+    voice_refill_per_s: float = Field(
+        default=1.0, gt=0, description="Messages per second a voice socket regains."
+    )
+    max_sockets_per_address: int = Field(
+        default=20, ge=1, description="Open voice sockets per client address."
+    )
+    max_sockets_per_patient: int = Field(
+        default=3, ge=1, description="Open voice sockets per identified patient."
+    )
+    voice_idle_timeout_s: float = Field(
+        default=300.0, gt=0, description="A voice socket with no message this long is closed."
+    )
+    voice_auth_timeout_s: float = Field(
+        default=10.0, gt=0, description="Time to send the first (session.start) message."
+    )
+    rate_ask: str = Field(default="30/minute", description="POST /v1/ask per address and key.")
+    rate_chat: str = Field(
+        default="300/minute", description="Chat completions per address and platform key."
+    )
+    rate_voice: str = Field(
+        default="60/minute", description="Voice transcripts per address and patient."
+    )
+    rate_avatar: str = Field(
+        default="10/hour", description="Avatar session starts per address and patient."
+    )
+    rate_auth_failures: str = Field(
+        default="10/minute", description="Failed identifications per address before 429."
+    )
+    page_size: int = Field(default=50, ge=1, description="Default page of list endpoints.")
+    max_page_size: int = Field(default=200, ge=1, description="Largest page of list endpoints.")
+    expose_docs: bool = Field(
+        default=False, description="Serve /docs and /openapi.json (development only)."
+    )
+    public_metrics: bool = Field(default=False, description="Serve /metrics without a staff key.")
+    allow_insecure_transport: bool = Field(
+        default=False,
+        description="Allow plain http and SMTP without TLS to hosts other than loopback.",
+    )
+    staff_key_days: int | None = Field(
+        default=None, ge=1, description="Default expiry of new staff keys (none when unset)."
+    )
+    link_code_ttl_s: float = Field(
+        default=900.0, gt=0, description="How long a patient's one-time page link works."
+    )
+    session_ttl_s: float = Field(
+        default=12 * 3600.0, gt=0, description="How long a page's session token works."
+    )
+    retention_days: int = Field(
+        default=365, ge=1, description="Turns and escalation texts older than this are deleted."
+    )
 
 
 class Settings(BaseSettings):
@@ -45,9 +130,11 @@ class Settings(BaseSettings):
         "false_red_flag.",
     )
 
-    platform_keys: Annotated[list[SecretStr], NoDecode] = Field(
+    platform_keys: Annotated[list[PlatformKey], NoDecode] = Field(
         default_factory=list,
-        description="Bearer keys accepted by the OpenAI-compatible endpoint, comma separated.",
+        description="Keys accepted from avatar and voice platforms, comma separated `id:key` "
+        "pairs; the id names the platform in the audit trail. A plain `key` gets the id "
+        "`platform-` and the first 8 hex digits of its SHA-256.",
     )
     llm_base_url: str | None = None
     llm_model: str = "gpt-4o-mini"
@@ -64,6 +151,7 @@ class Settings(BaseSettings):
         default=1, ge=1, description="Supported sentences needed, else the turn escalates."
     )
 
+    security: SecuritySettings = SecuritySettings()
     ingestion: IngestionSettings = IngestionSettings()
     escalation: EscalationSettings = EscalationSettings()
     avatar: AvatarSettings = AvatarSettings()
@@ -72,8 +160,37 @@ class Settings(BaseSettings):
     @classmethod
     def _split_keys(cls, value: object) -> object:
         if isinstance(value, str):
-            return [part.strip() for part in value.split(",") if part.strip()]
+            value = [part.strip() for part in value.split(",") if part.strip()]
+        if isinstance(value, list):
+            return [PlatformKey.parse(v) if isinstance(v, str) else v for v in value]
         return value
+
+    @model_validator(mode="after")
+    def _secure_transport(self) -> Settings:
+        """Patient data leaves only over TLS, except to this machine (or when allowed)."""
+        if self.security.allow_insecure_transport:
+            return self
+        section = self.escalation
+        urls = {
+            "AFTERCARE_ESCALATION__WEBHOOK_URL": section.webhook_url,
+            "AFTERCARE_ESCALATION__FHIR_BASE_URL": section.fhir_base_url,
+            "AFTERCARE_LLM_BASE_URL": self.llm_base_url,
+            "AFTERCARE_AVATAR__HEYGEN_BASE_URL": self.avatar.heygen_base_url,
+            "AFTERCARE_AVATAR__LIVEAVATAR_BASE_URL": self.avatar.liveavatar_base_url,
+            "AFTERCARE_AVATAR__TAVUS_BASE_URL": self.avatar.tavus_base_url,
+        }
+        for name, url in urls.items():
+            if url and not _secure_url(url):
+                raise ValueError(
+                    f"{name} must be an https URL (plain http only to loopback; "
+                    "AFTERCARE_SECURITY__ALLOW_INSECURE_TRANSPORT=true allows it for development)"
+                )
+        if section.smtp_host and not section.smtp_starttls and not _loopback(section.smtp_host):
+            raise ValueError(
+                "alert email needs TLS: set AFTERCARE_ESCALATION__SMTP_STARTTLS=true "
+                "(a mail server on loopback may go without)"
+            )
+        return self
 
     @property
     def resolved_database_url(self) -> str:
@@ -82,6 +199,24 @@ class Settings(BaseSettings):
     @property
     def chroma_path(self) -> Path:
         return self.data_dir / "chroma"
+
+
+def _loopback(host: str) -> bool:
+    host = host.strip("[]").lower()
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _secure_url(url: str) -> bool:
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme in ("https", "wss"):
+        return True
+    return scheme in ("http", "ws") and _loopback(parts.hostname or "")
 
 
 def load_settings(**overrides: object) -> Settings:

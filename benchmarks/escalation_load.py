@@ -30,7 +30,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import httpx
-from live_server import free_port, serve, stop, wait_ready
+from live_server import free_port, register_patients, serve, stop, wait_ready
 
 from app.evaluation import load_questions, percentile
 
@@ -74,7 +74,10 @@ def main() -> None:
             base = f"http://127.0.0.1:{port}"
             wait_ready(base, server)
             print(f"server ready in {time.perf_counter() - started:.1f} s (ingest included)")
-            replies, wall = asyncio.run(run(base, questions, args.concurrency, args.rounds))
+            patients = register_patients(tmp, args.concurrency * args.rounds + 1)
+            replies, wall = asyncio.run(
+                run(base, questions, patients, args.concurrency, args.rounds)
+            )
         finally:
             stop(server)
         ok = report(replies, wall, args.concurrency, args.rounds)
@@ -84,28 +87,43 @@ def main() -> None:
 
 
 async def run(
-    base: str, questions: list[str], concurrency: int, rounds: int
+    base: str,
+    questions: list[str],
+    patients: list[tuple[str, str]],
+    concurrency: int,
+    rounds: int,
 ) -> tuple[list[Reply], float]:
-    """Every reply (warm-up first) and the wall time of the measured rounds."""
+    """Every reply (warm-up first) and the wall time of the measured rounds.
+
+    Each turn is a different registered patient's: one patient's escalations of one kind
+    share one open escalation, and unidentified callers are never booked."""
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     async with httpx.AsyncClient(base_url=base, timeout=REQUEST_TIMEOUT_S, limits=limits) as client:
-        warm = [await ask(client, questions[0])]
+        warm = [await ask(client, questions[0], patients[-1])]
         replies: list[Reply] = []
         wall = 0.0
         for round_number in range(rounds):
             batch = [
-                questions[(round_number * concurrency + i) % len(questions)]
+                (
+                    questions[(round_number * concurrency + i) % len(questions)],
+                    patients[round_number * concurrency + i],
+                )
                 for i in range(concurrency)
             ]
             t0 = time.perf_counter()
-            replies.extend(await asyncio.gather(*(ask(client, q) for q in batch)))
+            replies.extend(await asyncio.gather(*(ask(client, q, p) for q, p in batch)))
             wall += time.perf_counter() - t0
     return warm + replies, wall
 
 
-async def ask(client: httpx.AsyncClient, question: str) -> Reply:
+async def ask(client: httpx.AsyncClient, question: str, patient: tuple[str, str]) -> Reply:
+    patient_id, key = patient
     t0 = time.perf_counter()
-    response = await client.post("/v1/ask", json={"question": question})
+    response = await client.post(
+        "/v1/ask",
+        json={"question": question, "patient_id": patient_id},
+        headers={"Authorization": f"Bearer {key}"},
+    )
     elapsed = (time.perf_counter() - t0) * 1000
     if response.status_code != 200:
         return Reply(response.status_code, elapsed, None, None, {})

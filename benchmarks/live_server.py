@@ -17,6 +17,20 @@ import httpx
 
 READY_TIMEOUT_S = 600.0
 
+# Load comes from one address: the per-address limits would refuse it, and the figures are
+# the server's, not the limits'.
+UNLIMITED = {
+    "rate_ask": "1000000/minute",
+    "rate_chat": "1000000/minute",
+    "rate_voice": "1000000/minute",
+    "rate_avatar": "1000000/minute",
+    "rate_auth_failures": "1000000/minute",
+    "voice_burst": 1000000,
+    "voice_refill_per_s": 1000000.0,
+    "max_sockets_per_address": 1000000,
+    "max_sockets_per_patient": 1000000,
+}
+
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -29,6 +43,7 @@ def serve(data_dir: str, corpus: str, port: int, voice_ack_after_s: float = 0.8)
     import uvicorn
 
     from app.main import create_app
+    from app.serving import uvicorn_config
     from app.settings import Settings
 
     # One warning per escalation (no coordinator channel here) would drown the figures.
@@ -38,8 +53,31 @@ def serve(data_dir: str, corpus: str, port: int, voice_ack_after_s: float = 0.8)
         data_dir=Path(data_dir),
         corpus_dir=Path(corpus),
         voice_ack_after_s=voice_ack_after_s,
+        log_level="ERROR",
+        security=UNLIMITED,
     )
-    uvicorn.run(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
+    uvicorn.Server(uvicorn_config(create_app(settings), settings, "127.0.0.1", port)).run()
+
+
+def register_patients(data_dir: str, count: int) -> list[tuple[str, str]]:
+    """``count`` registered patients (id, key) in the server's database: unidentified
+    callers are never booked, so load that must book asks as patients."""
+    from datetime import UTC, datetime
+
+    from app.people import People
+    from app.records import protect_audit
+    from escalation.database import create_tables, make_engine, make_sessionmaker
+
+    engine = make_engine(f"sqlite:///{(Path(data_dir) / 'aftercare.db').resolve()}")
+    create_tables(engine)
+    protect_audit(engine)
+    people = People(make_sessionmaker(engine), lambda: datetime.now(UTC))
+    made = []
+    for n in range(count):
+        patient, key = people.add_patient(f"load-{n}", f"Load patient {n}")
+        made.append((patient.id, key))
+    engine.dispose()
+    return made
 
 
 def wait_ready(base: str, server: multiprocessing.process.BaseProcess) -> None:

@@ -29,6 +29,7 @@ import logging
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 from pydantic import SecretStr
@@ -263,7 +264,7 @@ class FhirScheduler:
                     str(resource["id"]),
                 )
             )
-        return slots, _next_link(bundle)
+        return slots, _next_link(bundle, self._base)
 
     async def _create(self, request: BookingRequest, slot: Slot) -> dict[str, Any] | None:
         """The created (or already existing) appointment; None when the slot was taken."""
@@ -319,7 +320,7 @@ class FhirScheduler:
         bundle = await self._get_json(f"{self._base}/Appointment", params, "searching appointments")
         found = list(_resources(bundle, "Appointment"))
         for _ in range(MAX_PAGES):
-            link = _next_link(bundle)
+            link = _next_link(bundle, self._base)
             if link is None:
                 break
             bundle = await self._get_json(link, None, "searching appointments")
@@ -360,8 +361,20 @@ def _resources(bundle: dict[str, Any], resource_type: str) -> list[dict[str, Any
     return found
 
 
-def _next_link(bundle: dict[str, Any]) -> str | None:
+def _next_link(bundle: dict[str, Any], base: str) -> str | None:
+    """The bundle's next page, only on the server's own origin: the bearer token goes with
+    every request, so a link elsewhere is never followed."""
     for link in bundle.get("link", []) or []:
         if link.get("relation") == "next" and link.get("url"):
-            return str(link["url"])
+            url = str(link["url"])
+            if _origin(url) != _origin(base):
+                log.warning("a FHIR next link points off the server's origin; not followed")
+                return None
+            return url
     return None
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    parts = urlsplit(url)
+    port = parts.port or {"http": 80, "https": 443}.get(parts.scheme.lower())
+    return parts.scheme.lower(), (parts.hostname or "").lower(), port

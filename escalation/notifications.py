@@ -63,6 +63,8 @@ ALERT_FIELDS: tuple[str, ...] = (
     "created_at",
     "appointment",
     "link",
+    "count",
+    "escalation_ids",
 )
 """What an alert tells coordinators; the rest of the record (the earlier conversation, the
 passages) stays behind the link, in the staff view."""
@@ -103,6 +105,7 @@ EVENT_WORDS: dict[str, str] = {
     "escalation.created": "escalation",
     "escalation.acknowledged": "escalation acknowledged",
     "escalation.resolved": "escalation resolved",
+    "escalations.burst": "burst of escalations",
 }
 
 

@@ -33,7 +33,7 @@ from typing import Any
 
 import httpx
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from sqlalchemy import JSON, DateTime, Integer, String, Text, select
+from sqlalchemy import JSON, ColumnElement, DateTime, Integer, String, Text, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
 from escalation import jobs
@@ -219,6 +219,33 @@ class AlertOutbox:
         with self._sessions() as session:
             row = session.get(AlertDelivery, delivery_id)
             return _record(row) if row is not None else None
+
+    def erase_payloads(
+        self, *, escalation_ids: Sequence[str] = (), before: datetime | None = None
+    ) -> int:
+        """Blank the stored alert documents of finished deliveries (they hold the question).
+
+        For the given escalations (a patient's erasure), and/or every delivery created
+        before ``before`` (retention). Pending deliveries keep theirs until they finish.
+        """
+        changed = 0
+        with self._sessions.begin() as session:
+            targets: list[ColumnElement[bool]] = []
+            if escalation_ids:
+                ids = list(escalation_ids)
+                for start in range(0, len(ids), 500):
+                    targets.append(AlertDelivery.escalation_id.in_(ids[start : start + 500]))
+            if before is not None:
+                targets.append(AlertDelivery.created_at < before)
+            for target in targets:
+                result = session.execute(
+                    update(AlertDelivery)
+                    .where(target, AlertDelivery.status != PENDING)
+                    .values(payload={"erased": True})
+                    .execution_options(synchronize_session=False)
+                )
+                changed += int(getattr(result, "rowcount", 0) or 0)
+        return changed
 
     # -- lifecycle -----------------------------------------------------------------------
 

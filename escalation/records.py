@@ -20,7 +20,7 @@ import builtins
 import uuid
 from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime, time
-from typing import Any, Literal, get_args
+from typing import Any, Literal, Protocol, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import (
@@ -66,6 +66,7 @@ LEGAL_TRANSITIONS: dict[Status, frozenset[Status]] = {
 }
 
 SYSTEM_ACTOR = "system"
+ERASED = "[erased]"
 
 
 def check_transition(escalation_id: str, current: Status, target: Status) -> None:
@@ -133,6 +134,13 @@ class EscalationRow(Base):
     idempotency_key: Mapped[str | None] = mapped_column(String(200), unique=True, nullable=True)
     # The appointment booked for it most recently (shown while that one is still booked).
     appointment_id: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    # The anonymous conversation it came from (None for identified patients' turns).
+    conversation_id: Mapped[str | None] = mapped_column(String(100), nullable=True, index=True)
+    # "<subject>|<reason>|<rule>" while not resolved or cancelled, NULL after: the guard that
+    # keeps one open escalation per patient (or conversation) and reason, across processes.
+    open_key: Mapped[str | None] = mapped_column(String(300), unique=True, nullable=True)
+    # How many turns this escalation holds (later turns of the same kind are added to it).
+    turn_count: Mapped[int] = mapped_column(Integer, default=1)
 
 
 class EscalationEventRow(Base):
@@ -251,6 +259,27 @@ class NewEscalation(_Model):
     reason: Reason
     priority: Priority
     idempotency_key: str | None = None
+    conversation_id: str | None = None
+    """The conversation of an anonymous caller, so his repeated turns share one escalation."""
+
+
+def open_key(new: NewEscalation) -> str | None:
+    """What makes two escalations "the same" while the first is open; None never merges.
+
+    The subject is the patient, else the anonymous conversation; red flags are keyed by
+    their rule as well, so a different danger sign in the same conversation still escalates.
+    """
+    if new.patient_id is not None:
+        subject = f"patient:{new.patient_id}"
+    elif new.conversation_id is not None:
+        subject = f"conversation:{new.conversation_id}"
+    else:
+        return None
+    return f"{subject}|{new.reason}|{new.red_flag_rule or ''}"[:300]
+
+
+# The longest conversation an escalation keeps; older repeated turns are dropped.
+MAX_CONVERSATION_ENTRIES = 40
 
 
 class Escalation(_Model):
@@ -271,6 +300,8 @@ class Escalation(_Model):
     idempotency_key: str | None
     appointment: Appointment | None = None
     """The appointment currently booked for it, if any."""
+    conversation_id: str | None = None
+    turn_count: int = 1
 
 
 def appointment_from_row(row: AppointmentRow) -> Appointment:
@@ -307,7 +338,14 @@ def _escalation_from_row(row: EscalationRow, appointment: Appointment | None) ->
         attention_reason=row.attention_reason,
         idempotency_key=row.idempotency_key,
         appointment=appointment,
+        conversation_id=row.conversation_id,
+        turn_count=row.turn_count or 1,
     )
+
+
+def _closing(target: Status) -> dict[str, Any]:
+    """A closed escalation frees its open key: the next turn of its kind opens a new one."""
+    return {"open_key": None} if target in ("resolved", "cancelled") else {}
 
 
 def _join_reasons(current: str | None, reason: str) -> str:
@@ -323,6 +361,14 @@ def _drop_reasons(current: str | None, drop: Iterable[str]) -> str | None:
     return "; ".join(parts) or None
 
 
+class AuditSink(Protocol):
+    """Where staff changes to escalations are recorded, in the change's own transaction."""
+
+    def append(
+        self, session: Session, actor: str, action: str, resource: str, patient_id: str | None
+    ) -> None: ...
+
+
 # --- repository -----------------------------------------------------------------------
 
 
@@ -333,9 +379,24 @@ class EscalationRepository:
     concurrent changes never both win, on SQLite or PostgreSQL.
     """
 
-    def __init__(self, sessions: sessionmaker[Session], clock: Callable[[], datetime]) -> None:
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        clock: Callable[[], datetime],
+        audit: AuditSink | None = None,
+    ) -> None:
         self._sessions = sessions
         self._clock = clock
+        self.audit = audit
+
+    def _audited(self, session: Session, escalation_id: str, actor: str, action: str) -> None:
+        """Record a staff action in ``session``'s transaction (system actions are not)."""
+        if self.audit is None or actor == SYSTEM_ACTOR:
+            return
+        patient_id = session.execute(
+            select(EscalationRow.patient_id).where(EscalationRow.id == escalation_id)
+        ).scalar_one_or_none()
+        self.audit.append(session, actor, action, f"escalation:{escalation_id}", patient_id)
 
     # reading
 
@@ -356,7 +417,11 @@ class EscalationRepository:
             return _escalation_from_row(row, self._current_appointment(session, row.id))
 
     def list(
-        self, status: Status | None = None, priority: Priority | None = None
+        self,
+        status: Status | None = None,
+        priority: Priority | None = None,
+        limit: int | None = None,
+        offset: int = 0,
     ) -> builtins.list[Escalation]:
         """Emergency first, then urgent, then routine; oldest first within a priority."""
         rank = case(
@@ -367,6 +432,8 @@ class EscalationRepository:
             query = query.where(EscalationRow.status == status)
         if priority is not None:
             query = query.where(EscalationRow.priority == priority)
+        if limit is not None:
+            query = query.limit(limit).offset(offset)
         with self._sessions() as session:
             rows = builtins.list(session.execute(query).scalars())
             booked = self._booked_by_escalation(session, [r.id for r in rows])
@@ -414,6 +481,11 @@ class EscalationRepository:
             existing = self.find_by_key(new.idempotency_key)
             if existing is not None:
                 return existing, False
+        merge_key = open_key(new)
+        if merge_key is not None:
+            merged = self._add_turn(merge_key, new.question)
+            if merged is not None:
+                return merged, False
         now = self._clock()
         row = EscalationRow(
             id=new_id(),
@@ -431,6 +503,9 @@ class EscalationRepository:
             needs_attention=False,
             attention_reason=None,
             idempotency_key=new.idempotency_key,
+            conversation_id=new.conversation_id,
+            open_key=merge_key,
+            turn_count=1,
         )
         try:
             with self._sessions() as session, session.begin():
@@ -447,14 +522,39 @@ class EscalationRepository:
                     )
                 )
         except IntegrityError:
-            if new.idempotency_key is None:
+            # Another caller created it (same idempotency key, or the same open subject and
+            # reason) between our look-up and insert.
+            existing = self.find_by_key(new.idempotency_key) if new.idempotency_key else None
+            if existing is not None:
+                return existing, False
+            merged = self._add_turn(merge_key, new.question) if merge_key else None
+            if merged is None:
                 raise
-            # Another caller created it with the same key between our look-up and insert.
-            existing = self.find_by_key(new.idempotency_key)
-            if existing is None:
-                raise
-            return existing, False
+            return merged, False
         return self.get(row.id), True
+
+    def _add_turn(self, merge_key: str, question: str) -> Escalation | None:
+        """Add a later turn to the open escalation holding ``merge_key``, if there is one."""
+        with self._sessions() as session, session.begin():
+            # The counting UPDATE comes first: it takes the write lock, so the read and
+            # rewrite of the conversation below cannot interleave with another writer's.
+            changed = session.execute(
+                update(EscalationRow)
+                .where(EscalationRow.open_key == merge_key)
+                .values(turn_count=EscalationRow.turn_count + 1, updated_at=self._clock())
+                .execution_options(synchronize_session=False)
+            )
+            if changed.rowcount != 1:  # type: ignore[attr-defined]
+                return None
+            row = session.execute(
+                select(EscalationRow)
+                .where(EscalationRow.open_key == merge_key)
+                .execution_options(populate_existing=True)
+            ).scalar_one()
+            entries = [*row.conversation, {"role": "patient", "text": question}]
+            row.conversation = entries[-MAX_CONVERSATION_ENTRIES:]
+            escalation_id = row.id
+        return self.get(escalation_id)
 
     def transition(
         self, escalation_id: str, target: Status, actor: str, note: str | None = None
@@ -462,6 +562,7 @@ class EscalationRepository:
         """Change the status (if legal) and record who did it."""
         with self._sessions() as session:
             self._transition(session, escalation_id, target, actor, note)
+            self._audited(session, escalation_id, actor, f"escalation.{target}")
             session.commit()
         return self.get(escalation_id)
 
@@ -516,6 +617,7 @@ class EscalationRepository:
                 assert row is not None
                 row.attention_reason = _drop_reasons(row.attention_reason, drop)
                 row.needs_attention = row.attention_reason is not None
+            self._audited(session, escalation_id, actor, "escalation.booked")
             session.commit()
         return self.get(escalation_id)
 
@@ -550,6 +652,7 @@ class EscalationRepository:
                     note=f"needs attention: {reason}",
                 )
             )
+            self._audited(session, escalation_id, actor, "escalation.attention")
             session.commit()
         return self.get(escalation_id)
 
@@ -562,6 +665,57 @@ class EscalationRepository:
             row.attention_reason = _drop_reasons(row.attention_reason, reasons)
             row.needs_attention = row.attention_reason is not None
             session.commit()
+
+    # governance
+
+    def of_patient(self, patient_id: str) -> builtins.list[Escalation]:
+        """Every escalation of one patient, oldest first (for his data export)."""
+        with self._sessions() as session:
+            rows = builtins.list(
+                session.execute(
+                    select(EscalationRow)
+                    .where(EscalationRow.patient_id == patient_id)
+                    .order_by(EscalationRow.created_at)
+                ).scalars()
+            )
+            booked = self._booked_by_escalation(session, [r.id for r in rows])
+            return [_escalation_from_row(r, booked.get(r.id)) for r in rows]
+
+    def erase_texts(
+        self, *, patient_id: str | None = None, before: datetime | None = None
+    ) -> builtins.list[str]:
+        """Blank what patients said (question, conversation, passages, event notes).
+
+        With ``patient_id``: all of that patient's escalations. With ``before``: closed
+        (resolved or cancelled) escalations last changed before then; open ones are still
+        being worked on. The rows stay (the book and the history need them). Returns the
+        ids of the escalations changed.
+        """
+        query = select(EscalationRow.id).where(EscalationRow.question != ERASED)
+        if patient_id is not None:
+            query = query.where(EscalationRow.patient_id == patient_id)
+        if before is not None:
+            query = query.where(
+                EscalationRow.updated_at < before,
+                EscalationRow.status.in_(("resolved", "cancelled")),
+            )
+        with self._sessions() as session, session.begin():
+            ids = builtins.list(session.execute(query).scalars())
+            for start in range(0, len(ids), 500):
+                chunk = ids[start : start + 500]
+                session.execute(
+                    update(EscalationRow)
+                    .where(EscalationRow.id.in_(chunk))
+                    .values(question=ERASED, conversation=[], passages=[])
+                    .execution_options(synchronize_session=False)
+                )
+                session.execute(
+                    update(EscalationEventRow)
+                    .where(EscalationEventRow.escalation_id.in_(chunk))
+                    .values(note=None)
+                    .execution_options(synchronize_session=False)
+                )
+        return ids
 
     # internals
 
@@ -579,7 +733,7 @@ class EscalationRepository:
             changed = session.execute(
                 update(EscalationRow)
                 .where(EscalationRow.id == escalation_id, EscalationRow.status == current)
-                .values(status=target, updated_at=now)
+                .values(status=target, updated_at=now, **_closing(target))
                 .execution_options(synchronize_session=False)
             )
             if changed.rowcount == 1:  # type: ignore[attr-defined]

@@ -34,6 +34,7 @@ EMERGENCY_REASON = "emergency: patient told to call the emergency services; foll
 NO_SAME_DAY_REASON = "no same-day slot: call back"
 SCHEDULER_FAILED_REASON = "appointment system unavailable: book by hand"
 ALERT_FAILED_REASON = "coordinator notification failed"
+CALLBACK_REASON = "callback request from an unidentified caller: no slot booked"
 
 
 def no_slot_reason(horizon_days: int) -> str:
@@ -82,10 +83,15 @@ class EscalationService:
         """Record the escalation, book it when its priority allows, alert the coordinators.
 
         Idempotent on ``new.idempotency_key``: a retry returns the stored escalation (and
-        finishes the booking if the first attempt stopped before it).
+        finishes the booking if the first attempt stopped before it). A later turn of the
+        same patient (or anonymous conversation), reason and danger sign while one is open
+        is added to it: nothing is booked or sent again.
         """
         escalation, created = await asyncio.to_thread(self._repository.create, new)
-        if not created and not self._unfinished(escalation):
+        retry = escalation.idempotency_key is not None and (
+            escalation.idempotency_key == new.idempotency_key
+        )
+        if not created and not (retry and self._unfinished(escalation)):
             return escalation
         escalation = await self._book_new(escalation)
         return await self._alert(escalation, "escalation.created")
@@ -172,10 +178,24 @@ class EscalationService:
         return await self._scheduler.list_appointments(start, end)
 
     async def list(
-        self, status: Status | None = None, priority: Priority | None = None
+        self,
+        status: Status | None = None,
+        priority: Priority | None = None,
+        limit: int | None = None,
+        offset: int = 0,
     ) -> builtins.list[Escalation]:
-        """Emergency, then urgent, then routine; oldest first within each."""
-        return await asyncio.to_thread(self._repository.list, status, priority)
+        """Emergency, then urgent, then routine; oldest first within each (one page)."""
+        return await asyncio.to_thread(self._repository.list, status, priority, limit, offset)
+
+    async def of_patient(self, patient_id: str) -> builtins.list[Escalation]:
+        return await asyncio.to_thread(self._repository.of_patient, patient_id)
+
+    async def erase_texts(
+        self, *, patient_id: str | None = None, before: datetime | None = None
+    ) -> builtins.list[str]:
+        return await asyncio.to_thread(
+            self._repository.erase_texts, patient_id=patient_id, before=before
+        )
 
     # internals
 
@@ -194,6 +214,11 @@ class EscalationService:
         if escalation.priority == "emergency":
             return await asyncio.to_thread(
                 self._repository.mark_attention, escalation.id, EMERGENCY_REASON
+            )
+        if escalation.patient_id is None:
+            # Nobody to book for: anyone can claim to be anyone, and bookings are scarce.
+            return await asyncio.to_thread(
+                self._repository.mark_attention, escalation.id, CALLBACK_REASON
             )
         request = BookingRequest(
             escalation_id=escalation.id,

@@ -39,6 +39,11 @@ class EscalationSettings(BaseModel):
     alert_base_delay_s: float = Field(
         default=5.0, gt=0, description="First retry delay; later ones grow to 360 times it."
     )
+    alert_burst_window_s: float = Field(
+        default=60.0,
+        ge=0,
+        description="Unidentified callers' alerts in this window go out as one (0: no batching).",
+    )
     public_base_url: str = Field(
         default="http://127.0.0.1:8000", description="Base of the links sent to coordinators."
     )

@@ -49,6 +49,8 @@ _FRAMING = frozenset(
 _NUMBER_WORDS = dict(
     zip(
         [
+            "zero",
+            "one",
             "two",
             "three",
             "four",
@@ -81,6 +83,8 @@ _NUMBER_WORDS = dict(
             "twice",
         ],
         [
+            "0",
+            "1",
             "2",
             "3",
             "4",
@@ -133,8 +137,57 @@ _FORBIDS = frozenset(
         "aren't",
     ]
 )
-_LIMITS = _FORBIDS | frozenset(["no", "only", "until", "unless", "once", "after", "before", "wait"])
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)?|[a-z]+")
+# "one" that is not a count: "no one", "one of them", "the one".
+_NOT_A_COUNT_BEFORE = frozenset(["no", "any", "every", "each", "the", "that", "this", "which"])
+_NOT_A_COUNT_AFTER = frozenset(["of", "another", "or"])
+_TENS = frozenset(["twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"])
+
+# A permitting sentence is accepted against a forbidding guide sentence only when its
+# condition is the guide's own end of the prohibition: "until the catheter is out" allows
+# "once the catheter is out"; "while the catheter is in" allows "once it is out" (the
+# opposite state), never "once it is in". The connective alone proves nothing.
+_UNTIL = frozenset(["until", "till", "before", "unless"])
+_AFTER = frozenset(["once", "after", "when", "whenever"])
+_WHILE = frozenset(["while", "during", "whilst", "if"])
+_CONNECTIVES = _UNTIL | _AFTER | _WHILE
+_POLES = {
+    "in": "in",
+    "inserted": "in",
+    "out": "out",
+    "removed": "out",
+    "on": "on",
+    "off": "off",
+    "with": "with",
+    "without": "without",
+    "open": "open",
+    "closed": "closed",
+    "healed": "healed",
+    "unhealed": "unhealed",
+}
+_OPPOSITE = {
+    "in": "out",
+    "out": "in",
+    "on": "off",
+    "off": "on",
+    "with": "without",
+    "without": "with",
+    "open": "closed",
+    "closed": "open",
+    "healed": "unhealed",
+    "unhealed": "healed",
+}
+# Negations that do not forbid anything: "no need to wait", "don't worry".
+_PERMISSIVE = re.compile(
+    r"\b(?:(?:do not|don't|dont|no need to|needn't) (?:worry|panic|be worried)"
+    r"|no (?:need|problem|problems|reason not to|reason|harm|worries)"
+    r"|not (?:a problem|an issue|necessary|a worry)"
+    r"|(?:do not|don't|does not|doesn't|will not|won't) (?:need|have) to"
+    r"|nothing (?:wrong|to worry about)"
+    r"|whether or not)\b"
+)
+_PERMITS = frozenset(["can", "may", "fine", "ok", "okay", "safe", "allowed", "free", "alright"])
+_CLAUSES = re.compile(r"[,;:]| but | and then ")
 _ATTRIBUTION = re.compile(
     r"^(?:this|that|it|all of this|all this)(?: all)? (?:comes?|is|was) (?:from|in) "
     r"(?:our|the|your) (?:guide|leaflet|document)s?(?: called| named| on)? (?P<title>.+)$"
@@ -150,13 +203,34 @@ class Support:
 
 
 def numbers_in(text: str) -> set[str]:
-    """The numbers a text states, as digits: '20 mg' and 'twenty milligrams' both give '20'."""
+    """The numbers a text states, as digits: '20 mg' and 'twenty milligrams' both give '20';
+    'twenty-one' gives '21', 'two hundred' '200', 'one week' '1' (but not 'no one')."""
     found: set[str] = set()
-    for token in _NUMBER.findall(text.lower()):
+    tokens = _NUMBER.findall(text.lower())
+    skip = 0
+    for i, token in enumerate(tokens):
+        if skip:
+            skip -= 1
+            continue
         if token[0].isdigit():
             found.add(token.replace(",", "."))
-        elif token in _NUMBER_WORDS:
-            found.add(_NUMBER_WORDS[token])
+            continue
+        if token not in _NUMBER_WORDS:
+            continue
+        if token == "one" and (
+            (i > 0 and tokens[i - 1] in _NOT_A_COUNT_BEFORE)
+            or (i + 1 < len(tokens) and tokens[i + 1] in _NOT_A_COUNT_AFTER)
+        ):
+            continue
+        value = _NUMBER_WORDS[token]
+        following = tokens[i + 1] if i + 1 < len(tokens) else ""
+        if token in _TENS and following in _NUMBER_WORDS and len(_NUMBER_WORDS[following]) == 1:
+            value = str(int(value) + int(_NUMBER_WORDS[following]))
+            skip = 1
+        elif following in ("hundred", "thousand") and value.isdigit():
+            value = str(int(value) * int(_NUMBER_WORDS[following]))
+            skip = 1
+        found.add(value)
     return found
 
 
@@ -164,9 +238,74 @@ def forbids(text: str) -> bool:
     return any(w in _FORBIDS for w in words(text))
 
 
-def limits(text: str) -> bool:
-    """Whether a sentence forbids or restricts (a 'not', an 'only', an 'until' ...)."""
-    return any(w in _LIMITS for w in words(text))
+def permits(text: str) -> bool:
+    """Whether a sentence allows something: a clause with a 'can', 'fine', 'safe' ... and no
+    real negation ('no need to wait' and 'don't worry' are not negations)."""
+    plain = _PERMISSIVE.sub(" ", text.lower().replace("’", "'"))
+    for clause in _CLAUSES.split(plain):
+        found = words(clause)
+        if any(w in _PERMITS for w in found) and not any(w in _FORBIDS for w in found):
+            return True
+    return not forbids(plain)
+
+
+@dataclass(frozen=True)
+class Condition:
+    """The 'until/once/while ...' part of a sentence: its kind, content stems and states."""
+
+    kind: Literal["until", "after", "while"]
+    stems: frozenset[str]
+    poles: frozenset[str]
+
+
+def condition_of(text: str) -> Condition | None:
+    """The first condition in the sentence: its connective and its clause (to the next
+    punctuation mark or connective)."""
+    for part in re.split(r"[,;:.!?]| but | and ", text.lower().replace("’", "'")):
+        found = words(part)
+        for i, word in enumerate(found):
+            if word in _CONNECTIVES:
+                return _condition(word, found[i + 1 :])
+    return None
+
+
+def _condition(word: str, rest: list[str]) -> Condition:
+    clause: list[str] = []
+    for w in rest:
+        if w in _CONNECTIVES:
+            break
+        clause.append(w)
+    kind: Literal["until", "after", "while"] = (
+        "until" if word in _UNTIL else "after" if word in _AFTER else "while"
+    )
+    poles = frozenset(_POLES[w] for w in clause if w in _POLES)
+    stems = frozenset(content_stems(" ".join(w for w in clause if w not in _POLES)))
+    return Condition(kind, stems, poles)
+
+
+def action_stems(text: str) -> set[str]:
+    """What a sentence is about, without its condition clause and its framing."""
+    condition = condition_of(text)
+    return {
+        s
+        for s in content_stems(text)
+        if s not in _FRAMING and (condition is None or s not in condition.stems)
+    }
+
+
+def consistent(permission: str, prohibition: str) -> bool:
+    """Whether a permitting sentence only allows what a forbidding one leaves allowed."""
+    allowed = condition_of(permission)
+    forbidden = condition_of(prohibition)
+    if allowed is None or forbidden is None or allowed.kind == "until":
+        return False
+    if not allowed.stems <= forbidden.stems:
+        return False
+    if forbidden.kind == "until":
+        return allowed.kind == "after" and allowed.poles == forbidden.poles
+    # Forbidden while (or after) a state: allowed only in the opposite state.
+    opposite = frozenset(_OPPOSITE.get(p, p) for p in forbidden.poles)
+    return bool(forbidden.poles) and allowed.poles == opposite
 
 
 def _plain(text: str) -> str:
@@ -189,6 +328,7 @@ class Grounds:
         self._vectors = vectors
         self._owners = np.asarray(owners, dtype=np.int64)
         self._forbids = np.asarray([forbids(t) for t in sentences], dtype=bool)
+        self._sentences = list(sentences)
         self._embed = embed
         self._threshold = threshold
         self._stems = [
@@ -254,8 +394,14 @@ class Grounds:
         if score < self._threshold:
             return Support(score, doc_id, False, "weak")
         closest = cosines >= semantic - _CLOSE
-        if not limits(sentence) and bool(np.all(self._forbids[closest])):
-            return Support(score, doc_id, False, "reversed")
+        if permits(sentence):
+            # Any close guide sentence that forbids the same thing, unless the sentence
+            # only allows what that guide sentence leaves allowed.
+            mine = set(stems)
+            for i in np.flatnonzero(closest & self._forbids):
+                guide = self._sentences[i]
+                if mine & action_stems(guide) and not consistent(sentence, guide):
+                    return Support(score, doc_id, False, "reversed")
         return Support(score, doc_id, True, "supported")
 
 

@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, Query, Request
 from pydantic import BaseModel, ConfigDict
 
-from app.deps import BearerDep, ServicesDep
+from app.deps import AddressDep, KeyDep, ServicesDep
 from avatar_bridge.errors import AvatarCallbackError, AvatarError
 from avatar_bridge.providers.tavus import TavusProvider, parse_tavus_callback
 
@@ -24,18 +24,26 @@ class AvatarSessionRequest(BaseModel):
 
 @router.post("/session")
 async def start_session(
-    body: AvatarSessionRequest, services: ServicesDep, credentials: BearerDep
+    body: AvatarSessionRequest, services: ServicesDep, key: KeyDep, address: AddressDep
 ) -> dict[str, Any]:
-    """Start a vendor session; with no vendor (or a failing one) the page uses its own voice."""
+    """Start a vendor session; with no vendor (or a failing one) the page uses its own voice.
+
+    Vendor sessions cost money: starts are rate-limited per address and patient.
+    """
     if body.patient_id is not None:
-        key = credentials.credentials if credentials else None
-        services.people.patient_for_key(body.patient_id, key)
-        services.people.audit(
-            f"patient:{body.patient_id}", "avatar.start", "avatar", body.patient_id
-        )
+        await services.identify(body.patient_id, key, address)
     hub = services.avatars
     if not hub.configured:
         return {"avatar": None, "voice": "browser"}
+    patient = body.patient_id and f"patient:{body.patient_id}"
+    services.limits.check("avatar", address, patient)
+    await services.people.audit_async(
+        f"patient:{body.patient_id}" if body.patient_id else "anonymous",
+        "avatar.start",
+        "avatar",
+        body.patient_id,
+        source=address,
+    )
     try:
         session = await hub.start(body.patient_id)
     except AvatarError as exc:
@@ -52,13 +60,13 @@ async def start_session(
 async def close_session(
     session_id: str,
     services: ServicesDep,
-    credentials: BearerDep,
+    key: KeyDep,
+    address: AddressDep,
     patient_id: str | None = None,
 ) -> None:
     """A named patient's session closes only with his key; unknown ids are a no-op."""
     if patient_id is not None:
-        key = credentials.credentials if credentials else None
-        services.people.patient_for_key(patient_id, key)
+        await services.identify(patient_id, key, address)
     if services.avatars.session(session_id, patient_id) is not None:
         await services.avatars.close(session_id)
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import hmac
+import asyncio
 import json
+import math
 from collections.abc import AsyncIterator
 
 from fastapi import APIRouter, Request
@@ -11,7 +12,9 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import ValidationError
 
 from app.assistant import TurnContext
-from app.errors import AppError
+from app.auth import PlatformCaller, authenticate_platform
+from app.deps import client_address, presented_key
+from app.errors import AppError, NotAuthenticatedError, RateLimitedError
 from app.openai_compat import ChatRequest, CompletionIds, openai_error, transfer_destination
 from app.services import Services
 from app.turn import CompletedEvent, SentenceEvent, TurnResult
@@ -19,22 +22,23 @@ from app.turn import CompletedEvent, SentenceEvent, TurnResult
 router = APIRouter(tags=["platforms"])
 
 
-def _authorised(services: Services, request: Request) -> bool:
-    header = request.headers.get("authorization", "")
-    scheme, _, key = header.partition(" ")
-    if scheme.lower() != "bearer" or not key:
-        return False
-    return any(
-        hmac.compare_digest(key.strip(), allowed.get_secret_value())
-        for allowed in services.settings.platform_keys
-    )
-
-
 @router.post("/v1/chat/completions", response_model=None)
 @router.post("/chat/completions", response_model=None)
 async def chat_completions(request: Request) -> Response:
     services: Services = request.app.state.services
-    if not _authorised(services, request):
+    address = client_address(request)
+    try:
+        caller = await asyncio.to_thread(
+            authenticate_platform, services, presented_key(request), address
+        )
+        services.limits.check("chat", address, caller.id)
+    except RateLimitedError as exc:
+        return JSONResponse(
+            openai_error(str(exc), "rate_limit_error", "rate_limit_exceeded"),
+            status_code=429,
+            headers={"Retry-After": str(math.ceil(exc.retry_after))},
+        )
+    except NotAuthenticatedError:
         return JSONResponse(
             openai_error("Invalid or missing API key.", "invalid_request_error", "invalid_api_key"),
             status_code=401,
@@ -69,7 +73,7 @@ async def chat_completions(request: Request) -> Response:
             openai_error("The assistant is still loading.", "server_error", "not_ready"),
             status_code=503,
         )
-    patient_id = _patient_ref(services, body)
+    patient_id = await asyncio.to_thread(_patient_ref, services, body, caller, address)
     context = services.turn_context(patient_id, body.history(), channel="chat")
     ids = CompletionIds(body.model)
     tool = body.transfer_tool()
@@ -85,7 +89,9 @@ async def chat_completions(request: Request) -> Response:
     return JSONResponse(ids.completion(result.answer, calls, len(result.answer.split())))
 
 
-def _patient_ref(services: Services, body: ChatRequest) -> str | None:
+def _patient_ref(
+    services: Services, body: ChatRequest, caller: PlatformCaller, address: str | None
+) -> str | None:
     """A platform (trusted by its key) may name the patient in `user` or `metadata`."""
     ref = body.user or (body.metadata or {}).get("patient_id")
     if not isinstance(ref, str) or not ref:
@@ -94,7 +100,9 @@ def _patient_ref(services: Services, body: ChatRequest) -> str | None:
         services.people.patient(ref)
     except AppError:
         return None
-    services.people.audit("platform", "chat.completions", "turn", ref)
+    services.people.audit(
+        caller.actor, "chat.completions", "turn", ref, key_id=caller.id, source=address
+    )
     return ref
 
 

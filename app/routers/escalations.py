@@ -1,15 +1,15 @@
 """The coordinator API: the escalation queue, staff actions, the appointment book.
 
-Every call needs a staff key with the coordinator role and is audited when it touches
-a patient's escalation.
+Every call needs a staff key with the coordinator role. Reads are audited here; changes
+are audited by the escalation repository in the change's own transaction.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Literal
+from typing import Annotated, Literal
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 
 from app.deps import CoordinatorDep, ServicesDep
 from app.people import StaffMember
@@ -72,8 +72,12 @@ async def _public(services: Services, escalation: Escalation) -> EscalationPubli
     )
 
 
-def _audit(services: Services, staff: StaffMember, action: str, escalation: Escalation) -> None:
-    services.people.audit(staff.actor, action, f"escalation:{escalation.id}", escalation.patient_id)
+async def _audit(
+    services: Services, staff: StaffMember, action: str, escalation: Escalation
+) -> None:
+    await services.people.audit_async(
+        staff.actor, action, f"escalation:{escalation.id}", escalation.patient_id, key_id=staff.id
+    )
 
 
 @router.get("/escalations", response_model=list[EscalationPublic])
@@ -82,11 +86,18 @@ async def list_escalations(
     staff: CoordinatorDep,
     status: StatusFilter | None = None,
     priority: PriorityFilter | None = None,
+    limit: Annotated[int | None, Query(ge=1)] = None,
+    offset: Annotated[int, Query(ge=0)] = 0,
 ) -> list[EscalationPublic]:
-    found = await services.escalations.list(status, priority)
+    """One page of the queue (``limit`` up to the page-size setting; ``offset`` to page on)."""
+    section = services.settings.security
+    size = min(limit or section.page_size, section.max_page_size)
+    found = await services.escalations.list(status, priority, size, offset)
     patients = sorted({e.patient_id for e in found if e.patient_id})
     for patient_id in patients:
-        services.people.audit(staff.actor, "escalations.list", "escalations", patient_id)
+        await services.people.audit_async(
+            staff.actor, "escalations.list", "escalations", patient_id, key_id=staff.id
+        )
     return [await _public(services, e) for e in found]
 
 
@@ -95,7 +106,7 @@ async def get_escalation(
     escalation_id: str, services: ServicesDep, staff: CoordinatorDep
 ) -> EscalationPublic:
     escalation = await services.escalations.get(escalation_id)
-    _audit(services, staff, "escalation.read", escalation)
+    await _audit(services, staff, "escalation.read", escalation)
     return await _public(services, escalation)
 
 
@@ -104,7 +115,6 @@ async def acknowledge(
     escalation_id: str, services: ServicesDep, staff: CoordinatorDep
 ) -> EscalationPublic:
     escalation = await services.escalations.acknowledge(escalation_id, staff.actor)
-    _audit(services, staff, "escalation.acknowledge", escalation)
     return await _public(services, escalation)
 
 
@@ -113,7 +123,6 @@ async def resolve(
     escalation_id: str, body: ResolveBody, services: ServicesDep, staff: CoordinatorDep
 ) -> EscalationPublic:
     escalation = await services.escalations.resolve(escalation_id, staff.actor, body.note)
-    _audit(services, staff, "escalation.resolve", escalation)
     return await _public(services, escalation)
 
 
@@ -125,7 +134,6 @@ async def reschedule(
     if not_before is not None and not_before.tzinfo is None:
         not_before = not_before.replace(tzinfo=UTC)
     escalation = await services.escalations.reschedule(escalation_id, staff.actor, not_before)
-    _audit(services, staff, "escalation.reschedule", escalation)
     return await _public(services, escalation)
 
 
@@ -139,7 +147,12 @@ async def appointments(
     begin = start or services.clock() - timedelta(days=1)
     finish = end or begin + timedelta(days=services.clinic.care_team.booking_horizon_days + 1)
     found = await services.escalations.list_appointments(begin, finish)
-    services.people.audit(
-        staff.actor, "appointments.list", "appointments", None, detail=f"{len(found)} appointments"
+    await services.people.audit_async(
+        staff.actor,
+        "appointments.list",
+        "appointments",
+        None,
+        f"{len(found)} appointments",
+        key_id=staff.id,
     )
     return [_appointment(a) for a in found]

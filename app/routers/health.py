@@ -1,9 +1,11 @@
 """Liveness and readiness."""
 
+import asyncio
+
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
-from app.deps import ServicesDep
+from app.deps import AddressDep, KeyDep, ServicesDep
 
 router = APIRouter(tags=["health"])
 
@@ -21,7 +23,12 @@ async def readyz(services: ServicesDep) -> Response:
 
 
 @router.get("/metrics")
-async def metrics(services: ServicesDep) -> Response:
+async def metrics(services: ServicesDep, key: KeyDep, address: AddressDep) -> Response:
+    """Prometheus figures: staff only, unless the operator made them public."""
+    if not services.settings.security.public_metrics:
+        await asyncio.to_thread(
+            services.people.staff_for_key, key, ("coordinator", "clinician"), address
+        )
     return PlainTextResponse(
         services.metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8"
     )

@@ -227,6 +227,7 @@
       const status = els.status.value;
       if (status && status !== "active") params.set("status", status);
       if (els.priority.value) params.set("priority", els.priority.value);
+      params.set("limit", "200"); // the server's largest page by default
       const query = params.toString();
       const list = await api("GET", "/v1/escalations" + (query ? "?" + query : ""));
       const shown = status === "active" ? list.filter((e) => !CLOSED.has(e.status)) : list;

@@ -40,7 +40,15 @@
     const params = new URLSearchParams(window.location.search);
     let patientId = params.get("patient_id");
     let key = params.get("key");
+    const code = params.get("code");
     const storeKey = "aftercare.patient";
+    if (code) {
+      // A one-time link: traded for a session token by POST when the page starts.
+      params.delete("code");
+      const rest = params.toString();
+      window.history.replaceState(null, "", window.location.pathname + (rest ? "?" + rest : ""));
+      return { patientId: null, key: null, code, storeKey };
+    }
     if (patientId) {
       try {
         sessionStorage.setItem(storeKey, JSON.stringify({ patientId, key }));
@@ -63,7 +71,34 @@
         /* nothing saved */
       }
     }
-    return { patientId: patientId || null, key: key || null };
+    return { patientId: patientId || null, key: key || null, code: null, storeKey };
+  }
+
+  async function redeemLink() {
+    if (!identity.code) return;
+    const code = identity.code;
+    identity.code = null;
+    try {
+      const response = await fetch("/v1/session", {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ code }),
+      });
+      if (!response.ok) {
+        showAskError("This link has already been used or has expired. Ask your care team for a new one.");
+        return;
+      }
+      const session = await response.json();
+      identity.patientId = session.patient_id;
+      identity.key = session.token;
+      try {
+        sessionStorage.setItem(identity.storeKey, JSON.stringify({ patientId: identity.patientId, key: identity.key }));
+      } catch (e) {
+        /* storage can be disabled */
+      }
+    } catch (e) {
+      /* offline: the page stays anonymous */
+    }
   }
 
   // ---- clinic contacts ----------------------------------------------------------------------
@@ -353,9 +388,9 @@
 
   function socketUrl() {
     const scheme = window.location.protocol === "https:" ? "wss:" : "ws:";
+    // The key never goes in the address: it is the first message (see ws.onopen).
     const params = new URLSearchParams();
     if (identity.patientId) params.set("patient_id", identity.patientId);
-    if (identity.key) params.set("key", identity.key);
     if (avatarSessionId) params.set("avatar_session", avatarSessionId);
     const query = params.toString();
     return scheme + "//" + window.location.host + "/v1/voice" + (query ? "?" + query : "");
@@ -374,6 +409,11 @@
       return;
     }
     socket = ws;
+    ws.onopen = () => {
+      if (identity.patientId) {
+        ws.send(JSON.stringify({ type: "session.start", patient_id: identity.patientId, key: identity.key }));
+      }
+    };
     ws.onmessage = (event) => {
       if (ws !== socket) return;
       let message;
@@ -917,6 +957,7 @@
     setupVoice();
     updateStopButton();
     loadClinic();
+    await redeemLink();
     const started = await requestAvatarSession();
     if (started.avatar && started.avatar.session_id) {
       avatarSessionId = String(started.avatar.session_id);

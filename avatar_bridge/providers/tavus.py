@@ -150,10 +150,10 @@ class TavusProvider:
         return url
 
     def callback_token_ok(self, token: str | None) -> bool:
-        """Whether a callback carries our token (always True when no token is configured)."""
+        """Whether a callback carries our token (never when no token is configured)."""
         expected = self._settings.tavus_callback_token
         if expected is None:
-            return True
+            return False
         return token is not None and hmac.compare_digest(
             token.encode(), expected.get_secret_value().encode()
         )

@@ -16,6 +16,7 @@ import uvicorn
 
 from app.main import build_services, create_app
 from app.services import Services
+from app.serving import uvicorn_config
 from app.settings import Settings
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"
@@ -45,9 +46,7 @@ class LiveApp:
 def serve(settings: Settings, services: Services) -> tuple[uvicorn.Server, threading.Thread, str]:
     port = free_port()
     app = create_app(settings, services)
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
-    )
+    server = uvicorn.Server(uvicorn_config(app, settings, "127.0.0.1", port))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     base = f"http://127.0.0.1:{port}"
@@ -62,6 +61,17 @@ def serve(settings: Settings, services: Services) -> tuple[uvicorn.Server, threa
     raise RuntimeError("the app did not become ready")
 
 
+TEST_LIMITS: dict[str, object] = {
+    "rate_ask": "10000/minute",
+    "rate_chat": "10000/minute",
+    "rate_voice": "10000/minute",
+    "rate_avatar": "10000/minute",
+    "rate_auth_failures": "10000/minute",
+    "voice_burst": 1000,
+    "voice_refill_per_s": 1000.0,
+}
+
+
 def make_settings(root: Path, **overrides: object) -> Settings:
     corpus = root / "corpus"
     if not corpus.exists():
@@ -71,8 +81,14 @@ def make_settings(root: Path, **overrides: object) -> Settings:
         "corpus_dir": corpus,
         "platform_keys": PLATFORM_KEY,
         "voice_ack_after_s": 5.0,
+        # The shared app serves every test from one address: generous limits (the abuse
+        # suite runs its own app with the defaults).
+        "security": TEST_LIMITS,
         **overrides,
     }
+    extra = overrides.get("security")
+    if isinstance(extra, dict):  # a dict adds to the generous test limits; a model replaces
+        values["security"] = {**TEST_LIMITS, **extra}
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
 
 

@@ -30,12 +30,27 @@ def test_catheter_question_is_answered_from_the_catheter_document(live_app: Live
 
 
 def test_unrelated_question_escalates_with_a_booking(live_app: LiveApp) -> None:
-    body = ask(live_app, "what dose of metformin should I take?").json()
+    _, key = live_app.services.people.add_patient("p-ask-booking", "Booking Patient")
+    body = httpx.post(
+        f"{live_app.base_url}/v1/ask",
+        json={"question": "what dose of metformin should I take?", "patient_id": "p-ask-booking"},
+        headers={"Authorization": f"Bearer {key}"},
+        timeout=60,
+    ).json()
     check_ask_object(body)
     assert body["outcome"] == "escalated"
     assert body["escalation"]["reason"] == "low_confidence"
     assert body["escalation"]["appointment"] is not None
     assert body["escalation"]["appointment"]["with"] in body["answer"]
+
+
+def test_an_unidentified_caller_gets_the_numbers_not_a_slot(live_app: LiveApp) -> None:
+    body = ask(live_app, "what dose of metformin should I take?").json()
+    check_ask_object(body)
+    assert body["outcome"] == "escalated"
+    assert body["escalation"]["appointment"] is None
+    assert live_app.services.clinic.contacts.nurse_line_phone in body["answer"]
+    assert "callback request" in body["answer"]
 
 
 def test_red_flag_skips_retrieval(live_app: LiveApp) -> None:

@@ -50,6 +50,7 @@ def vendor_and_app(
             heygen_avatar_id="avatar-1",
             request_timeout_s=2.0,
         ),
+        security={"public_metrics": True},
     )
     services = build_services(settings)
     services.embedder = embedder

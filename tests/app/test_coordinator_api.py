@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 import httpx
 import pytest
 
@@ -14,7 +16,15 @@ def staff(live: LiveApp, key: str | None) -> httpx.Client:
 
 
 def escalate(live: LiveApp, question: str) -> str:
-    body = httpx.post(f"{live.base_url}/v1/ask", json={"question": question}, timeout=60).json()
+    """Ask as a newly registered patient (unidentified callers are never booked)."""
+    patient_id = f"p-coord-{uuid.uuid4().hex[:8]}"
+    _, key = live.services.people.add_patient(patient_id, "Coordinator Test Patient")
+    body = httpx.post(
+        f"{live.base_url}/v1/ask",
+        json={"question": question, "patient_id": patient_id},
+        headers={"Authorization": f"Bearer {key}"},
+        timeout=60,
+    ).json()
     assert body["escalation"] is not None, body
     return str(body["escalation"]["id"])
 

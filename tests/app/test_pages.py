@@ -268,7 +268,14 @@ def test_a_dropped_socket_is_announced_and_reconnects(watched: Watched, live_app
 def test_patient_text_is_never_markup_on_the_patient_page(
     watched: Watched, live_app: LiveApp
 ) -> None:
-    page = open_patient_page(watched, live_app)
+    # A named patient, signed in by his one-time link: his escalations are booked.
+    people = live_app.services.people
+    people.add_patient("p-page-xss", "Page Patient")
+    code = people.link_code("p-page-xss", ttl_s=600)
+    page = watched.page
+    page.goto(f"{live_app.base_url}/?code={code}")
+    expect(page.locator("body")).to_have_attribute("data-connection", "open")
+    assert "code=" not in page.url
     turn = ask_by_typing(page, XSS)
     expect(turn).to_have_attribute("data-state", "done")
     assert page.locator("#conversation img").count() == 0
@@ -306,6 +313,15 @@ def test_coordinator_acknowledges_and_resolves_an_escalation(
     watched: Watched, live_app: LiveApp
 ) -> None:
     escalation_id = escalate(live_app, "what dose of metformin should I take?")
+    # A named patient's escalation, so that the book has an appointment to show.
+    _, key = live_app.services.people.add_patient("p-page-book", "Booked Patient")
+    booked = httpx.post(
+        live_app.base_url + "/v1/ask",
+        json={"question": "which brand of pads is cheapest online?", "patient_id": "p-page-book"},
+        headers={"Authorization": f"Bearer {key}"},
+        timeout=60,
+    ).json()
+    assert booked["escalation"]["appointment"] is not None, booked
     page = watched.page
     sign_in(page, live_app, live_app.coordinator_key)
     expect(page.locator("#workspace")).to_be_visible()

@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 import httpx
+import pytest
 import websockets
 
 from tests.app.conftest import LiveApp
@@ -114,7 +115,11 @@ async def test_bad_messages_get_errors_and_the_socket_stays_open(live_app: LiveA
 
 
 def turns_in_flight(live: LiveApp) -> float:
-    text = httpx.get(f"{live.base_url}/metrics", timeout=10).text
+    text = httpx.get(
+        f"{live.base_url}/metrics",
+        headers={"Authorization": f"Bearer {live.coordinator_key}"},
+        timeout=10,
+    ).text
     line = next(ln for ln in text.splitlines() if ln.startswith("aftercare_voice_turns_in_flight"))
     return float(line.split()[-1])
 
@@ -137,6 +142,37 @@ async def test_disconnect_mid_turn_leaves_no_task(live_app: LiveApp) -> None:
 
 
 async def test_unknown_patient_is_refused(live_app: LiveApp) -> None:
-    async with websockets.connect(live_app.ws_url + "?patient_id=nobody&key=x") as ws:
+    async with websockets.connect(live_app.ws_url + "?patient_id=nobody") as ws:
+        await ws.send(json.dumps({"type": "session.start", "patient_id": "nobody", "key": "x"}))
         event = json.loads(await ws.recv())
         assert event["type"] == "error" and event["code"] == "not_authenticated"
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            await ws.recv()
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 4401
+
+
+async def test_a_key_in_the_address_is_refused(live_app: LiveApp) -> None:
+    async with websockets.connect(live_app.ws_url + "?patient_id=p&key=secret") as ws:
+        event = json.loads(await ws.recv())
+        assert event["code"] == "key_in_address"
+
+
+async def test_a_patient_starts_his_session_with_his_key(live_app: LiveApp) -> None:
+    _, key = live_app.services.people.add_patient("p-voice-1", "Voice Patient")
+    async with websockets.connect(live_app.ws_url) as ws:
+        assert json.loads(await ws.recv())["type"] == "session.ready"
+        await ws.send(json.dumps({"type": "session.start", "patient_id": "p-voice-1", "key": key}))
+        ready = json.loads(await ws.recv())
+        assert ready == {"type": "session.ready", "avatar": None, "patient_id": "p-voice-1"}
+        await say(ws, "hello")
+        events = await receive_until(ws, {"turn.completed"})
+        assert events[-1]["outcome"] == "smalltalk"
+    trail = live_app.services.people.audit_trail("p-voice-1")
+    assert {"voice.connect", "voice.turn"} <= {row.action for row in trail}
+
+
+async def test_a_named_patient_must_start_with_his_key(live_app: LiveApp) -> None:
+    async with websockets.connect(live_app.ws_url + "?patient_id=p-voice-1") as ws:
+        await say(ws, "hello")
+        event = json.loads(await ws.recv())
+        assert event["code"] == "not_authenticated"

@@ -318,9 +318,28 @@ async def test_the_service_keeps_the_escalation_when_fhir_fails(
     service = EscalationService(repository, scheduler(client, server), alerts, lambda: NOW)
     fhir.fail_with = [503, 503, 503]
     escalation = await service.open(
-        NewEscalation(patient_id=None, question="?", reason="patient_request", priority="routine")
+        NewEscalation(patient_id="p-1", question="?", reason="patient_request", priority="routine")
     )
     assert escalation.status == "open" and escalation.needs_attention
     assert escalation.attention_reason == "appointment system unavailable: book by hand"
     assert [e for _, e, _ in alerts.sent] == ["escalation.created"]
     assert alerts.sent[0][2]["needs_attention"] is True
+
+
+def test_next_links_are_followed_only_on_the_servers_own_origin() -> None:
+    from escalation.fhir import _next_link
+
+    base = "https://fhir.example.org/r4"
+
+    def bundle(url: str) -> dict[str, object]:
+        return {"link": [{"relation": "self", "url": base}, {"relation": "next", "url": url}]}
+
+    assert _next_link(bundle(f"{base}?page=2"), base) == f"{base}?page=2"
+    assert _next_link(bundle("https://fhir.example.org:443/r4?page=2"), base) is not None
+    for elsewhere in (
+        "https://attacker.example/collect?page=2",
+        "http://fhir.example.org/r4?page=2",
+        "https://fhir.example.org:8443/r4?page=2",
+        "https://fhir.example.org.attacker.example/r4",
+    ):
+        assert _next_link(bundle(elsewhere), base) is None, elsewhere

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, datetime, timedelta
 from itertools import product
 from pathlib import Path
@@ -53,9 +54,13 @@ def repo(sessions: sessionmaker[Session], clock: Clock) -> EscalationRepository:
     return EscalationRepository(sessions, clock)
 
 
+_PATIENTS = itertools.count(1)
+
+
 def new(key: str | None = None, priority: str = "routine", **extra: object) -> NewEscalation:
     fields: dict[str, object] = {
-        "patient_id": "p-1",
+        # A patient of his own each time: one patient's open escalations of a kind merge.
+        "patient_id": f"p-1-{next(_PATIENTS)}",
         "question": "Is it normal to leak when I cough?",
         "conversation": [
             {"role": "assistant", "text": "Hello."},

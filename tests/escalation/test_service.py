@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
@@ -97,9 +98,13 @@ def service(sessions: sessionmaker[Session], clock: Clock, alerts: Alerts) -> Es
     return build(sessions, clock, alerts)
 
 
+_PATIENTS = itertools.count(1)
+
+
 def new(priority: str = "routine", key: str | None = None, **extra: object) -> NewEscalation:
     fields: dict[str, object] = {
-        "patient_id": "p-7",
+        # A patient of his own each time: one patient's open escalations of a kind merge.
+        "patient_id": f"p-7-{next(_PATIENTS)}",
         "question": "My wound is a bit red, is that normal?",
         "conversation": [{"role": "patient", "text": "My wound is a bit red, is that normal?"}],
         "passages": [
@@ -153,7 +158,7 @@ async def test_open_books_records_history_and_alerts(
     assert payload["priority"] == "routine" and payload["status"] == "booked"
     assert payload["appointment"]["clinician_name"] == "nurse Patel"
     assert payload["appointment"]["start"].startswith("2026-03-02T08:00:00")
-    assert payload["patient_id"] == "p-7" and payload["confidence"] == 0.27
+    assert payload["patient_id"].startswith("p-7-") and payload["confidence"] == 0.27
 
 
 async def test_open_is_idempotent_on_the_key(

@@ -179,8 +179,10 @@ async def test_callback_url_carries_the_token(client: httpx.AsyncClient) -> None
     assert provider.callback_token_ok("s3cret/+")
     assert not provider.callback_token_ok("guess")
     assert not provider.callback_token_ok(None)
+    # With no token configured, no callback is trusted (it would be open to anyone).
     open_provider = TavusProvider(settings("http://unused"), client)
-    assert open_provider.callback_token_ok(None)
+    assert not open_provider.callback_token_ok(None)
+    assert not open_provider.callback_token_ok("")
 
 
 async def test_missing_settings_are_config_errors(client: httpx.AsyncClient) -> None:
