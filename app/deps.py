@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from app.documents import DocumentDesk
 from app.errors import NotReadyError
 from app.people import StaffMember
 from app.services import Services
@@ -41,3 +42,14 @@ def _staff(roles: tuple[str, ...]):  # type: ignore[no-untyped-def]
 
 
 CoordinatorDep = Annotated[StaffMember, Depends(_staff(("coordinator",)))]
+# Clinicians own the corpus; coordinators may read the workspace but not change it.
+ClinicianDep = Annotated[StaffMember, Depends(_staff(("clinician",)))]
+WorkspaceReaderDep = Annotated[StaffMember, Depends(_staff(("clinician", "coordinator")))]
+
+
+def desk_of(services: ServicesDep) -> DocumentDesk:
+    assert services.desk is not None
+    return services.desk
+
+
+DeskDep = Annotated[DocumentDesk, Depends(desk_of)]

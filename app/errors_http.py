@@ -8,11 +8,17 @@ from fastapi.responses import JSONResponse
 
 from app.errors import (
     AppError,
+    CorpusNotWritableError,
+    DocumentConflictError,
+    DocumentRejectedError,
     ForbiddenError,
     InvalidQuestionError,
     NotAuthenticatedError,
     NotReadyError,
+    UnknownDocumentError,
     UnknownPatientError,
+    UnknownTurnError,
+    UploadTooLargeError,
 )
 from avatar_bridge.errors import AvatarError
 from escalation.errors import (
@@ -27,6 +33,12 @@ _STATUS: list[tuple[type[Exception], int]] = [
     (NotAuthenticatedError, 401),
     (ForbiddenError, 403),
     (UnknownPatientError, 404),
+    (UnknownDocumentError, 404),
+    (UnknownTurnError, 404),
+    (DocumentConflictError, 409),
+    (DocumentRejectedError, 422),
+    (UploadTooLargeError, 413),
+    (CorpusNotWritableError, 507),
     (InvalidQuestionError, 422),
     (NotReadyError, 503),
     (AppError, 400),
@@ -50,7 +62,8 @@ def install_error_handlers(app: FastAPI) -> None:
     async def handle(request: Request, exc: Exception) -> JSONResponse:
         status = status_for(exc)
         headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-        return JSONResponse({"detail": str(exc)}, status_code=status, headers=headers)
+        extra: dict[str, object] = getattr(exc, "body_extra", {})
+        return JSONResponse({"detail": str(exc), **extra}, status_code=status, headers=headers)
 
     for kind in (AppError, IngestionError, AvatarError, EscalationError):
         app.add_exception_handler(kind, handle)

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -22,11 +23,15 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.assistant import Assistant, TurnContext
 from app.avatars import AvatarHub
 from app.composers.base import AnswerComposer, Message
+from app.documents import DocumentDesk
+from app.gaps import GapsReport
 from app.metrics import Metrics
 from app.people import People
+from app.preview import PreviewDesk
 from app.settings import Settings
 from app.turn import TurnResult
 from app.turn_log import TurnLog
+from app.turn_marks import TurnMarks
 from escalation.clinic import ClinicConfig
 from escalation.danger_meaning import MeaningDetector, MeaningThresholds, load_phrasings
 from escalation.jobs import MEMORY_STORE
@@ -57,6 +62,10 @@ class Services:
     jobs: AsyncIOScheduler
     alerts: AlertOutbox
     avatars: AvatarHub
+    marks: TurnMarks
+    desk: DocumentDesk | None = None
+    gaps: GapsReport | None = None
+    previews: PreviewDesk | None = None
     embedder: Embedder | None = None
     collections: ChromaCollections | None = None
     search: CorpusSearch | None = None
@@ -66,6 +75,7 @@ class Services:
     meaning: MeaningThresholds | None = None
     policy: tuple[float, PolicyWeights] | None = None
     _background: bool = False
+    _ingesting: threading.Lock = field(default_factory=threading.Lock)
 
     @property
     def ready(self) -> bool:
@@ -96,10 +106,17 @@ class Services:
         if self.indexer is None or self.search is None:
             self.load()
         assert self.indexer is not None and self.search is not None
-        report = self.indexer.ingest(
-            corpus_dir or self.settings.corpus_dir, self.clinic.placeholders(), progress
-        )
-        self.search.refresh()
+        live = self.desk.live if self.desk is not None else None
+        with self._ingesting:  # the periodic job and an approval never interleave
+            report = self.indexer.ingest(
+                corpus_dir or self.settings.corpus_dir,
+                self.clinic.placeholders(),
+                progress,
+                live=live,
+            )
+            self.search.refresh()
+        if self.desk is not None and corpus_dir in (None, self.settings.corpus_dir):
+            self.desk.record_ingest(report)
         return report
 
     def activate(self) -> None:
@@ -117,19 +134,25 @@ class Services:
 
     def build_assistant(self) -> Assistant:
         assert self.search is not None
+        return self.assistant_over(self.search, self.escalations, self.turns)
+
+    def assistant_over(
+        self, search: CorpusSearch, escalations: EscalationService, turn_log: TurnLog | None
+    ) -> Assistant:
+        """The assistant as configured, over any index (previews use scratch ones)."""
         threshold, weights = self.policy or (
             self.settings.escalation.confidence_threshold,
             PolicyWeights(),
         )
         return Assistant(
-            search=self.search,
+            search=search,
             composer=self.make_composer(self),
-            escalations=self.escalations,
+            escalations=escalations,
             clinic=self.clinic,
             threshold=threshold,
             weights=weights,
             clock=self.clock,
-            turn_log=self.turns,
+            turn_log=turn_log,
             detector=self.detector,
             meaning_thresholds=self.meaning,
         )
@@ -180,6 +203,8 @@ class Services:
         await self.http.aclose()
         if self.assistant is not None:
             await self.assistant.close()
+        if self.previews is not None:
+            await self.previews.close()
         if self.search is not None:
             self.search.close()
 

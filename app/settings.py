@@ -9,6 +9,7 @@ from typing import Annotated
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from app.workspace_settings import WorkspaceSettings
 from avatar_bridge.settings import AvatarSettings
 from escalation.settings import EscalationSettings
 from ingestion.settings import IngestionSettings
@@ -67,6 +68,7 @@ class Settings(BaseSettings):
     ingestion: IngestionSettings = IngestionSettings()
     escalation: EscalationSettings = EscalationSettings()
     avatar: AvatarSettings = AvatarSettings()
+    workspace: WorkspaceSettings = WorkspaceSettings()
 
     @field_validator("platform_keys", mode="before")
     @classmethod
@@ -82,6 +84,10 @@ class Settings(BaseSettings):
     @property
     def chroma_path(self) -> Path:
         return self.data_dir / "chroma"
+
+    @property
+    def drafts_path(self) -> Path:
+        return self.workspace.drafts_dir or self.data_dir / "drafts"
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -88,3 +88,47 @@ def live_app(tmp_path_factory: pytest.TempPathFactory, embedder: object) -> Iter
     yield LiveApp(base, services, coordinator_key, clinician_key, PLATFORM_KEY, settings)
     server.should_exit = True
     thread.join(timeout=30)
+
+
+@dataclass
+class WorkspaceApp:
+    """A live app of its own for the clinician workspace, whose corpus the tests change."""
+
+    base_url: str
+    services: Services
+    settings: Settings
+    clinician_key: str
+    coordinator_key: str
+    admin_key: str
+    patient_key: str
+    clinician_id: str
+
+    def headers(self, key: str | None = None) -> dict[str, str]:
+        return {"Authorization": f"Bearer {key or self.clinician_key}"}
+
+
+@pytest.fixture(scope="session")
+def workspace_app(
+    tmp_path_factory: pytest.TempPathFactory, embedder: object
+) -> Iterator[WorkspaceApp]:
+    root = tmp_path_factory.mktemp("workspace")
+    settings = make_settings(root, workspace={"max_upload_bytes": 200_000})
+    services = build_services(settings)
+    services.embedder = embedder  # type: ignore[assignment]
+    clinician, clinician_key = services.people.add_staff("Dr Ada Clinician", "clinician")
+    _, coordinator_key = services.people.add_staff("Cora Coordinator", "coordinator")
+    _, admin_key = services.people.add_staff("Adam Admin", "admin")
+    _, patient_key = services.people.add_patient("patient-ws", "Mr Workspace")
+    server, thread, base = serve(settings, services)
+    yield WorkspaceApp(
+        base,
+        services,
+        settings,
+        clinician_key,
+        coordinator_key,
+        admin_key,
+        patient_key,
+        clinician.id,
+    )
+    server.should_exit = True
+    thread.join(timeout=30)
