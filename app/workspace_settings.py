@@ -35,7 +35,7 @@ class WorkspaceSettings(BaseModel):
         default_factory=list, description="Clinicians' addresses for the weekly review digest."
     )
     gap_distance: float = Field(
-        default=0.45,
+        default=0.6,
         gt=0,
         lt=2,
         description="Gaps report: questions closer than this (cosine distance) share a group.",
