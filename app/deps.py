@@ -53,3 +53,4 @@ def desk_of(services: ServicesDep) -> DocumentDesk:
 
 
 DeskDep = Annotated[DocumentDesk, Depends(desk_of)]
+AnyStaffDep = Annotated[StaffMember, Depends(_staff(("clinician", "coordinator")))]

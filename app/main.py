@@ -26,6 +26,7 @@ from app.gaps import GapsReport
 from app.metrics import Metrics
 from app.people import People
 from app.preview import PreviewDesk
+from app.review_digest import ReviewReminders, digest_channels
 from app.services import Services
 from app.settings import Settings
 from app.turn_log import TurnLog
@@ -149,6 +150,15 @@ def build_services(
         clinic=clinic,
         clock=clock,
     )
+    services.reminders = ReviewReminders(
+        desk=services.desk,
+        settings=settings.workspace,
+        channels=digest_channels(settings.workspace, settings.escalation, client),
+        sessions=sessions,
+        scheduler=jobs,
+        clock=clock,
+        link=settings.escalation.public_base_url.rstrip("/") + "/clinician",
+    )
     if load_model:
         services.load()
     return services
@@ -254,6 +264,7 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
         health,
         pages,
         reviews,
+        staff,
         voice,
     )
 
@@ -267,6 +278,7 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
         escalations,
         documents,
         reviews,
+        staff,
         pages,
     ):
         app.include_router(module.router)

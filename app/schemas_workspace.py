@@ -186,3 +186,10 @@ class GapsPublic(BaseModel):
     until: datetime | None
     questions: int
     groups: list[GapGroupPublic]
+
+
+class DigestPublic(BaseModel):
+    id: str
+    overdue: list[str]
+    due_soon: list[str]
+    channels: list[str] = Field(description="Where it was queued; empty when nothing is due.")

@@ -28,6 +28,7 @@ from app.gaps import GapsReport
 from app.metrics import Metrics
 from app.people import People
 from app.preview import PreviewDesk
+from app.review_digest import ReviewReminders
 from app.settings import Settings
 from app.turn import TurnResult
 from app.turn_log import TurnLog
@@ -65,6 +66,7 @@ class Services:
     marks: TurnMarks
     desk: DocumentDesk | None = None
     gaps: GapsReport | None = None
+    reminders: ReviewReminders | None = None
     previews: PreviewDesk | None = None
     embedder: Embedder | None = None
     collections: ChromaCollections | None = None
@@ -185,6 +187,8 @@ class Services:
                     jobstore=MEMORY_STORE,
                     replace_existing=True,
                 )
+            if self.reminders is not None:
+                await self.reminders.start()
             self._background = True
 
     async def _reingest(self) -> None:
@@ -198,6 +202,8 @@ class Services:
         await self.avatars.close_all()
         if self._background:
             await self.alerts.stop()
+            if self.reminders is not None:
+                await self.reminders.stop()
             self.jobs.shutdown(wait=False)
             self._background = False
         await self.http.aclose()

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic_settings import NoDecode
 
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 
@@ -31,8 +33,13 @@ class WorkspaceSettings(BaseModel):
     digest_webhook_url: str | None = Field(
         default=None, description="Clinicians' webhook for the weekly review digest."
     )
-    digest_email_to: list[str] = Field(
-        default_factory=list, description="Clinicians' addresses for the weekly review digest."
+    digest_webhook_secret: SecretStr | None = Field(
+        default=None, description="Shared secret the digest webhook is signed with."
+    )
+    digest_email_to: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Clinicians' addresses for the weekly review digest, comma separated "
+        "(sent through the alerts' mail server).",
     )
     gap_distance: float = Field(
         default=0.6,
@@ -40,3 +47,21 @@ class WorkspaceSettings(BaseModel):
         lt=2,
         description="Gaps report: questions closer than this (cosine distance) share a group.",
     )
+
+    @field_validator("digest_email_to", mode="before")
+    @classmethod
+    def _split_addresses(cls, value: object) -> object:
+        if isinstance(value, str):
+            if value.lstrip().startswith("["):
+                return json.loads(value)
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("digest_webhook_url", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        if isinstance(value, str) and not value.strip():
+            return None
+        if isinstance(value, str) and not value.startswith(("http://", "https://")):
+            raise ValueError("the digest webhook URL must start with http:// or https://")
+        return value

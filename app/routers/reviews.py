@@ -15,6 +15,7 @@ from app.errors import UnknownTurnError
 from app.gaps import as_csv
 from app.people import StaffMember
 from app.schemas_workspace import (
+    DigestPublic,
     DocumentPublic,
     GapGroupPublic,
     GapsPublic,
@@ -161,3 +162,17 @@ async def review_due(desk: DeskDep, staff: WorkspaceReaderDep) -> list[DocumentP
     overdue = [s for s in desk.documents() if s.overdue]
     overdue.sort(key=lambda s: (s.review_due, s.doc_id))
     return [DocumentPublic.model_validate(s) for s in overdue]
+
+
+@router.post("/reports/review-due/send", response_model=DigestPublic)
+async def send_review_digest(services: ServicesDep, staff: ClinicianDep) -> DigestPublic:
+    """Queue the weekly review digest now (it also goes out on its weekly schedule)."""
+    assert services.reminders is not None
+    digest = await services.reminders.send()
+    services.people.audit(staff.actor, "review_digest.send", "documents", None, detail=digest.id)
+    return DigestPublic(
+        id=digest.id,
+        overdue=[d.doc_id for d in digest.overdue],
+        due_soon=[d.doc_id for d in digest.due_soon],
+        channels=services.reminders.outbox.channels if not digest.empty else [],
+    )

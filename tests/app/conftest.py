@@ -8,6 +8,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
@@ -90,6 +91,35 @@ def live_app(tmp_path_factory: pytest.TempPathFactory, embedder: object) -> Iter
     thread.join(timeout=30)
 
 
+class Receiver:
+    """A local webhook receiver on loopback: keeps every POST's headers and body."""
+
+    def __init__(self) -> None:
+        received: list[tuple[dict[str, str], bytes]] = []
+        self.received = received
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length", "0"))
+                received.append((dict(self.headers.items()), self.rfile.read(length)))
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, format: str, *args: object) -> None:
+                return
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/digest"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+DIGEST_SECRET = "digest-secret"
+
+
 @dataclass
 class WorkspaceApp:
     """A live app of its own for the clinician workspace, whose corpus the tests change."""
@@ -102,6 +132,7 @@ class WorkspaceApp:
     admin_key: str
     patient_key: str
     clinician_id: str
+    digests: Receiver
 
     def headers(self, key: str | None = None) -> dict[str, str]:
         return {"Authorization": f"Bearer {key or self.clinician_key}"}
@@ -112,7 +143,15 @@ def workspace_app(
     tmp_path_factory: pytest.TempPathFactory, embedder: object
 ) -> Iterator[WorkspaceApp]:
     root = tmp_path_factory.mktemp("workspace")
-    settings = make_settings(root, workspace={"max_upload_bytes": 200_000})
+    digests = Receiver()
+    settings = make_settings(
+        root,
+        workspace={
+            "max_upload_bytes": 200_000,
+            "digest_webhook_url": digests.url,
+            "digest_webhook_secret": DIGEST_SECRET,
+        },
+    )
     services = build_services(settings)
     services.embedder = embedder  # type: ignore[assignment]
     clinician, clinician_key = services.people.add_staff("Dr Ada Clinician", "clinician")
@@ -129,6 +168,8 @@ def workspace_app(
         admin_key,
         patient_key,
         clinician.id,
+        digests,
     )
     server.should_exit = True
     thread.join(timeout=30)
+    digests.close()

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.app.conftest import WorkspaceApp
+from escalation.webhook import verify_signature
+from tests.app.conftest import DIGEST_SECRET, WorkspaceApp
 from tests.app.workspace_docs import (
     ALCOHOL_MD,
     FLYING_LINES,
@@ -341,3 +344,37 @@ def test_overdue_documents_are_flagged(workspace_app: WorkspaceApp) -> None:
     due = get(app, "/v1/reports/review-due").json()
     assert [d["doc_id"] for d in due] == ["old-guide"]
     assert due[0]["overdue"] is True and due[0]["live"] is True  # the default keeps it live
+
+
+def test_weekly_review_digest_reaches_the_clinicians_webhook(workspace_app: WorkspaceApp) -> None:
+    app = workspace_app
+    stale = (
+        ALCOHOL_MD.format(doc_id="digest-old")
+        .replace("status: draft", "status: approved")
+        .replace("reviewed_on: 2026-11-01", "reviewed_on: 2024-03-01")
+        .replace("review_due: 2027-11-01", "review_due: 2025-03-01")
+        .replace("Alcohol after your operation", "Pelvic floor (old)")
+    )
+    (app.settings.corpus_dir / "digest-old.md").write_text(stale)
+    app.services.ingest()
+    job = app.services.jobs.get_job("review-digest")
+    assert job is not None
+    assert "day_of_week='mon'" in str(job.trigger) and "hour='8'" in str(job.trigger)
+
+    assert post(app, "/v1/reports/review-due/send", app.coordinator_key).status_code == 403
+    sent = post(app, "/v1/reports/review-due/send")
+    assert sent.status_code == 200, sent.text
+    assert "digest-old" in sent.json()["overdue"] and sent.json()["channels"] == ["webhook"]
+    deadline = time.monotonic() + 20
+    while not app.digests.received and time.monotonic() < deadline:
+        time.sleep(0.1)
+    headers, raw = app.digests.received[-1]
+    assert verify_signature(
+        DIGEST_SECRET, headers["X-Aftercare-Timestamp"], raw, headers["X-Aftercare-Signature"]
+    )
+    body = json.loads(raw)
+    assert body["event"] == "documents.review_due"
+    assert (
+        "Pelvic floor (old) (version 1, due 2025-03-01, still answering patients)" in body["text"]
+    )
+    assert body["link"].endswith("/clinician")
