@@ -28,6 +28,8 @@ from app.gaps import GapsReport
 from app.metrics import Metrics
 from app.people import People
 from app.preview import PreviewDesk
+from app.retention import JOB_ID as RETENTION_JOB
+from app.retention import retention_job
 from app.review_digest import ReviewReminders
 from app.settings import Settings
 from app.turn import TurnResult
@@ -189,6 +191,15 @@ class Services:
                 )
             if self.reminders is not None:
                 await self.reminders.start()
+            self.jobs.add_job(
+                retention_job(self.turns, self.clock, self.settings.workspace.turn_retention_days),
+                "interval",
+                hours=24,
+                next_run_time=self.clock(),
+                id=RETENTION_JOB,
+                jobstore=MEMORY_STORE,
+                replace_existing=True,
+            )
             self._background = True
 
     async def _reingest(self) -> None:

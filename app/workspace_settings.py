@@ -41,6 +41,12 @@ class WorkspaceSettings(BaseModel):
         description="Clinicians' addresses for the weekly review digest, comma separated "
         "(sent through the alerts' mail server).",
     )
+    turn_retention_days: int = Field(
+        default=365,
+        ge=0,
+        description="Stored turns (and clinicians' marks on them) older than this are deleted "
+        "daily; 0 keeps them.",
+    )
     gap_distance: float = Field(
         default=0.6,
         gt=0,
