@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import uuid
 from dataclasses import dataclass
@@ -20,6 +21,16 @@ from app.document_files import parse_metadata, revision, split_front_matter
 from app.errors import CorpusNotWritableError, DocumentRejectedError
 
 KINDS = ("md", "txt", "pdf")
+_DOC_ID = re.compile(r"[a-z0-9][a-z0-9-]{1,80}")
+
+
+def _folder_name(doc_id: str) -> str:
+    """A document id is a folder name only when it is a valid id (never a path)."""
+    if not _DOC_ID.fullmatch(doc_id):
+        raise DocumentRejectedError(
+            f"field 'id': {doc_id!r} is not a valid id (lowercase letters, digits and hyphens)"
+        )
+    return doc_id
 
 
 @dataclass(frozen=True)
@@ -66,6 +77,8 @@ class DraftStore:
         self.root = root
 
     def get(self, doc_id: str) -> Draft | None:
+        if not _DOC_ID.fullmatch(doc_id):
+            return None
         folder = self.root / doc_id
         info_path = folder / "draft.json"
         if not info_path.is_file():
@@ -95,7 +108,7 @@ class DraftStore:
             raise DocumentRejectedError(f"drafts are Markdown, text or PDF, not {draft.kind!r}")
         try:
             self.root.mkdir(parents=True, exist_ok=True)
-            staging = self.root / f".{draft.doc_id}.{uuid.uuid4().hex[:8]}"
+            staging = self.root / f".{_folder_name(draft.doc_id)}.{uuid.uuid4().hex[:8]}"
             staging.mkdir()
             (staging / draft.file_name).write_bytes(draft.content)
             if draft.kind == "pdf":
@@ -120,7 +133,7 @@ class DraftStore:
         return draft
 
     def delete(self, doc_id: str) -> None:
-        target = self.root / doc_id
+        target = self.root / _folder_name(doc_id)
         if target.exists():
             old = self.root / f".{doc_id}.gone.{uuid.uuid4().hex[:8]}"
             os.replace(target, old)

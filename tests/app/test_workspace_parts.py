@@ -58,6 +58,10 @@ def test_draft_store_saves_replaces_and_deletes(tmp_path: Path) -> None:
     assert [p.name for p in (tmp_path / "drafts").iterdir()] == ["alcohol"]  # no leftovers
     store.delete("alcohol")
     assert store.get("alcohol") is None and list((tmp_path / "drafts").iterdir()) == []
+    # An id is never a path.
+    assert store.get("..") is None and store.get("../drafts") is None
+    with pytest.raises(DocumentRejectedError, match="not a valid id"):
+        store.save(Draft("../x", "md", text.encode(), None, "Nurse A", NOW, None))
 
 
 def test_atomic_write_into_an_unwritable_folder_writes_nothing(tmp_path: Path) -> None:
