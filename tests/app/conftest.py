@@ -52,7 +52,7 @@ def serve(settings: Settings, services: Services) -> tuple[uvicorn.Server, threa
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 180
+    deadline = time.monotonic() + 600  # a loaded machine loads the model slowly
     while time.monotonic() < deadline:
         try:
             if httpx.get(base + "/readyz", timeout=2).status_code == 200:

@@ -25,6 +25,9 @@ from playwright.sync_api import Browser, Page, Playwright, expect, sync_playwrig
 from tests.app.conftest import WorkspaceApp  # noqa: E402
 from tests.app.workspace_docs import ALCOHOL_MD, FLYING_LINES, pdf_bytes  # noqa: E402
 
+# The workspace app starts once per session; on a loaded machine that takes minutes.
+pytestmark = pytest.mark.timeout(900)
+
 DOCS = Path(__file__).parents[2] / "docs"
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -120,7 +123,9 @@ def test_clinician_uploads_previews_approves_and_retires_a_pdf(
     form.get_by_label("Version", exact=True).fill("1")
     form.get_by_label("Sources (one a line)").fill("Airline medical guidance")
     form.get_by_role("button", name="Upload as draft").click()
-    expect(page.locator("#upload-done")).to_contain_text("leaflet-flying, version 1")
+    expect(page.locator("#upload-done")).to_contain_text(
+        "leaflet-flying, version 1", timeout=WAIT_MS
+    )
     document = page.locator("#document")
     expect(document).to_have_attribute("data-id", "leaflet-flying")
     expect(page.locator('#documents tr[data-id="leaflet-flying"]')).to_contain_text("draft")
@@ -128,7 +133,7 @@ def test_clinician_uploads_previews_approves_and_retires_a_pdf(
     page.get_by_label("A patient's question").fill(FLY)
     page.get_by_role("button", name="Preview answer").click()
     expect(page.locator("#preview-draft")).to_contain_text(
-        "Flying after your operation (version 1)"
+        "Flying after your operation (version 1)", timeout=WAIT_MS
     )
     expect(page.locator("#preview-current")).not_to_contain_text("Flying after your operation")
     DOCS.mkdir(exist_ok=True)
@@ -137,7 +142,7 @@ def test_clinician_uploads_previews_approves_and_retires_a_pdf(
     assert all(s["doc_id"] != "leaflet-flying" for s in cli_ask(app, FLY)["sources"])
 
     page.get_by_role("button", name="Approve version 1").click()
-    expect(page.locator("#document-done")).to_contain_text("Approved version 1")
+    expect(page.locator("#document-done")).to_contain_text("Approved version 1", timeout=WAIT_MS)
     expect(page.locator('#documents tr[data-id="leaflet-flying"]')).to_contain_text("approved")
     answered = cli_ask(app, FLY)
     assert answered["outcome"] == "answered", answered
@@ -146,7 +151,7 @@ def test_clinician_uploads_previews_approves_and_retires_a_pdf(
     expect(page.locator("#document-history tbody tr").first).to_contain_text("Dr Ada Clinician")
 
     page.get_by_role("button", name="Retire").click()
-    expect(page.locator("#document-done")).to_contain_text("Retired version 1")
+    expect(page.locator("#document-done")).to_contain_text("Retired version 1", timeout=WAIT_MS)
     expect(page.locator("#document-done")).to_contain_text("It served 1 answers")
     assert all(s["doc_id"] != "leaflet-flying" for s in cli_ask(app, FLY)["sources"])
 
@@ -204,7 +209,7 @@ def test_documents_list_flags_overdue_and_a_stale_edit_shows_both_texts(
     assert other.status_code == 200, other.text
     page.get_by_role("button", name="Save draft").click()
     conflict = page.locator("#conflict")
-    expect(conflict).to_be_visible()
+    expect(conflict).to_be_visible(timeout=WAIT_MS)
     expect(page.locator("#conflict-theirs")).to_contain_text("Their sentence saved first.")
     expect(page.locator("#conflict-yours")).to_contain_text("My sentence from the page.")
     page.screenshot(path=str(DOCS / "clinician-conflict.png"), full_page=True)
@@ -254,7 +259,7 @@ def test_conversation_review_and_gaps(page: Page, workspace_app: WorkspaceApp) -
 
     page.get_by_role("button", name="Gaps report").click()
     page.get_by_role("button", name="Build the report").click()
-    expect(page.locator("#gaps-summary")).to_contain_text("groups")
+    expect(page.locator("#gaps-summary")).to_contain_text("groups", timeout=WAIT_MS)
     expect(page.locator("#gaps > li").first).to_contain_text("nurse calls booked")
     expect(page.locator("#gaps > li").first).to_contain_text("Does coffee irritate my bladder?")
     assert page.locator("#gaps img").count() == 0

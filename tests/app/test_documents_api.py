@@ -23,6 +23,9 @@ from tests.app.workspace_docs import (
     scanned_pdf_bytes,
 )
 
+# The workspace app starts once per session; on a loaded machine that takes minutes.
+pytestmark = pytest.mark.timeout(900)
+
 TIMEOUT = 120
 
 

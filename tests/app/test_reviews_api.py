@@ -11,10 +11,14 @@ from typing import Any
 
 import httpx
 import numpy as np
+import pytest
 
 from app.gaps import group_by_meaning
 from ingestion.embedding import Embedder
 from tests.app.conftest import WorkspaceApp
+
+# The workspace app starts once per session; on a loaded machine that takes minutes.
+pytestmark = pytest.mark.timeout(900)
 
 TIMEOUT = 120
 
