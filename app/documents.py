@@ -359,9 +359,12 @@ class DocumentDesk:
                 self._clock(),
                 entry.doc.version if entry and entry.doc else None,
             )
-        self._check_base(doc_id, base_revision, entry, current, draft.text)
         self._check_draft(draft, entry)
-        self.drafts.save(draft)
+        with self._writing:  # never between an approval's write and its removal of the draft
+            self._check_base(
+                doc_id, base_revision, self.entry(doc_id), self.drafts.get(doc_id), draft.text
+            )
+            self.drafts.save(draft)
         self._people.audit(
             staff.actor,
             "document.draft.save",
@@ -428,12 +431,23 @@ class DocumentDesk:
                 f"field 'id': this upload has id '{doc_id}' but replaces '{upload.replaces}'"
             )
         draft = Draft(doc_id, kind, content, sidecar, staff.name, self._clock(), _version_of(entry))
-        if upload.replaces is not None:
-            if entry is None and current is None:
-                raise UnknownDocumentError(doc_id)
-            self._check_base(doc_id, upload.base_revision, entry, current, draft.text)
+        if upload.replaces is not None and entry is None and current is None:
+            raise UnknownDocumentError(doc_id)
         self._check_draft(draft, entry)
-        self.drafts.save(draft)
+        with self._writing:  # never between an approval's write and its removal of the draft
+            if upload.replaces is not None:
+                self._check_base(
+                    doc_id,
+                    upload.base_revision,
+                    self.entry(doc_id),
+                    self.drafts.get(doc_id),
+                    draft.text,
+                )
+            elif self.drafts.get(doc_id) is not None or self.entry(doc_id) is not None:
+                raise DocumentRejectedError(
+                    f"duplicate id: a document with id '{doc_id}' already exists"
+                )
+            self.drafts.save(draft)
         self._people.audit(
             staff.actor,
             "document.upload",

@@ -63,7 +63,8 @@ async def upload_document(
         )
     )
     sidecar = await metadata.read(64_000) if metadata is not None else None
-    draft = desk.upload(
+    draft = await asyncio.to_thread(
+        desk.upload,
         Upload(
             filename=file.filename or "upload",
             content=content,
@@ -88,7 +89,9 @@ async def open_document(
 async def save_draft(
     doc_id: str, body: DraftBody, desk: DeskDep, staff: ClinicianDep
 ) -> DraftSaved:
-    draft = desk.save_draft(doc_id, body.base_revision, body.front_matter, body.body, staff)
+    draft = await asyncio.to_thread(
+        desk.save_draft, doc_id, body.base_revision, body.front_matter, body.body, staff
+    )
     return _saved(draft.doc_id, draft.version, draft.kind, draft.revision)
 
 
