@@ -32,7 +32,9 @@ def _saved(draft_id: str, version: str, kind: str, revision: str) -> DraftSaved:
 
 @router.get("", response_model=list[DocumentPublic])
 async def list_documents(desk: DeskDep, staff: WorkspaceReaderDep) -> list[DocumentPublic]:
-    return [DocumentPublic.model_validate(s) for s in desk.documents()]
+    # Reading the corpus parses PDFs: off the event loop.
+    found = await asyncio.to_thread(desk.documents)
+    return [DocumentPublic.model_validate(s) for s in found]
 
 
 @router.post("", response_model=DraftSaved, status_code=201)
@@ -82,7 +84,7 @@ async def upload_document(
 async def open_document(
     doc_id: str, desk: DeskDep, staff: WorkspaceReaderDep
 ) -> DocumentDetailPublic:
-    return DocumentDetailPublic.model_validate(desk.detail(doc_id))
+    return DocumentDetailPublic.model_validate(await asyncio.to_thread(desk.detail, doc_id))
 
 
 @router.put("/{doc_id}/draft", response_model=DraftSaved)
@@ -99,7 +101,8 @@ async def save_draft(
 async def diff(
     doc_id: str, old: str, new: str, desk: DeskDep, staff: WorkspaceReaderDep
 ) -> DiffPublic:
-    return DiffPublic(doc_id=doc_id, old=old, new=new, diff=desk.diff(doc_id, old, new))
+    text = await asyncio.to_thread(desk.diff, doc_id, old, new)
+    return DiffPublic(doc_id=doc_id, old=old, new=new, diff=text)
 
 
 @router.post("/{doc_id}/preview")

@@ -3,6 +3,7 @@ the gaps report, and the documents due for review. Every read of patient text is
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Iterable
 from datetime import datetime
@@ -159,7 +160,7 @@ async def gaps_report(
 @router.get("/reports/review-due", response_model=list[DocumentPublic])
 async def review_due(desk: DeskDep, staff: WorkspaceReaderDep) -> list[DocumentPublic]:
     """Approved documents past their review date, most overdue first."""
-    overdue = [s for s in desk.documents() if s.overdue]
+    overdue = [s for s in await asyncio.to_thread(desk.documents) if s.overdue]
     overdue.sort(key=lambda s: (s.review_due, s.doc_id))
     return [DocumentPublic.model_validate(s) for s in overdue]
 
