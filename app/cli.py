@@ -50,6 +50,14 @@ def _parser() -> argparse.ArgumentParser:
     ask.add_argument("--file", type=Path, help="one question per line, or JSON lines")
     ask.add_argument("--patient", help="the registered patient asking")
     ask.add_argument("--json", action="store_true", help="JSON lines output (the contract)")
+    ask.add_argument(
+        "--server",
+        help="ask a running server (its base URL, e.g. http://127.0.0.1:8000) instead of "
+        "loading the index here",
+    )
+    ask.add_argument(
+        "--key-file", type=Path, help="with --server and --patient: a file holding his key"
+    )
     ask.set_defaults(handler=_cmd_ask)
 
     serve = sub.add_parser("serve", help="serve the API and the pages")
@@ -156,6 +164,8 @@ def _cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     if not questions:
         _fail("no question given: pass it as words or with --file", True)
         return EXIT_FATAL
+    if args.server:
+        return _ask_server(args, questions)
 
     async def run() -> int:
         services = build_services(settings, load_model=True)
@@ -179,6 +189,39 @@ def _cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     except (AppError, IngestionError) as exc:
         _fail(str(exc), True)
         return EXIT_FATAL
+
+
+def _ask_server(args: argparse.Namespace, questions: list[str]) -> int:
+    """The same contract, answered by a running server over ``POST /v1/ask``."""
+    import httpx
+
+    try:
+        key = args.key_file.read_text("utf-8").strip() if args.key_file else None
+    except OSError as exc:
+        _fail(f"cannot read the key file: {exc}", True)
+        return EXIT_FATAL
+    headers = {"Authorization": f"Bearer {key}"} if key else {}
+    url = args.server.rstrip("/") + "/v1/ask"
+    with httpx.Client(timeout=120) as client:
+        for question in questions:
+            try:
+                response = client.post(
+                    url, json={"question": question, "patient_id": args.patient}, headers=headers
+                )
+            except httpx.HTTPError as exc:
+                _fail(f"cannot reach the server at {args.server}: {exc}", True)
+                return EXIT_FATAL
+            if response.status_code != 200:
+                _fail(f"the server answered {response.status_code}: {response.text[:300]}", True)
+                return EXIT_FATAL
+            body = response.json()
+            if args.json:
+                print(json.dumps(body), flush=True)
+            else:
+                print(f"[{body['outcome']}] {body['answer']}")
+                for src in body["sources"]:
+                    print(f"    source: {src['title']} > {src['section']} ({src['score']:.2f})")
+    return EXIT_OK
 
 
 def _questions(args: argparse.Namespace) -> list[str]:

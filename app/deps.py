@@ -8,6 +8,7 @@ from fastapi import Depends, Request
 from starlette.requests import HTTPConnection
 
 from app.auth import PlatformCaller, authenticate_platform, bearer_key
+from app.documents import DocumentDesk
 from app.errors import NotAuthenticatedError, NotReadyError
 from app.people import StaffMember
 from app.services import Services
@@ -62,3 +63,15 @@ CoordinatorDep = Annotated[StaffMember, Depends(_staff(("coordinator",)))]
 StaffDep = Annotated[StaffMember, Depends(_staff(("coordinator", "clinician")))]
 AdminDep = Annotated[StaffMember, Depends(_staff(("admin",)))]
 PlatformDep = Annotated[PlatformCaller, Depends(platform)]
+# Clinicians own the corpus; coordinators may read the workspace but not change it.
+ClinicianDep = Annotated[StaffMember, Depends(_staff(("clinician",)))]
+WorkspaceReaderDep = Annotated[StaffMember, Depends(_staff(("clinician", "coordinator")))]
+
+
+def desk_of(services: ServicesDep) -> DocumentDesk:
+    assert services.desk is not None
+    return services.desk
+
+
+DeskDep = Annotated[DocumentDesk, Depends(desk_of)]
+AnyStaffDep = Annotated[StaffMember, Depends(_staff(("clinician", "coordinator")))]

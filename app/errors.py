@@ -37,3 +37,34 @@ class RateLimitedError(AppError):
 
 class PayloadTooLargeError(AppError):
     """A request body over the limit."""
+
+
+class UnknownDocumentError(AppError):
+    def __init__(self, doc_id: str) -> None:
+        super().__init__(f"no document or draft has id '{doc_id}'")
+        self.doc_id = doc_id
+
+
+class DocumentRejectedError(AppError):
+    """A document, draft or upload that cannot be saved or approved; says why."""
+
+
+class DocumentConflictError(AppError):
+    """A save based on an older text than the one stored; both texts come back."""
+
+    def __init__(self, message: str, yours: str, theirs: str, current_revision: str) -> None:
+        super().__init__(message)
+        self.body_extra = {"yours": yours, "theirs": theirs, "current_revision": current_revision}
+
+
+class UploadTooLargeError(AppError):
+    """An upload over the configured size limit."""
+
+
+class CorpusNotWritableError(AppError):
+    """The corpus folder cannot be written; nothing was changed."""
+
+
+class UnknownTurnError(AppError):
+    def __init__(self, turn_id: str) -> None:
+        super().__init__(f"no stored turn has id '{turn_id}'")

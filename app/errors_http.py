@@ -10,12 +10,18 @@ from fastapi.responses import JSONResponse
 
 from app.errors import (
     AppError,
+    CorpusNotWritableError,
+    DocumentConflictError,
+    DocumentRejectedError,
     ForbiddenError,
     InvalidQuestionError,
     NotAuthenticatedError,
     NotReadyError,
     RateLimitedError,
+    UnknownDocumentError,
     UnknownPatientError,
+    UnknownTurnError,
+    UploadTooLargeError,
 )
 from avatar_bridge.errors import AvatarError
 from escalation.errors import (
@@ -30,6 +36,12 @@ _STATUS: list[tuple[type[Exception], int]] = [
     (NotAuthenticatedError, 401),
     (ForbiddenError, 403),
     (UnknownPatientError, 404),
+    (UnknownDocumentError, 404),
+    (UnknownTurnError, 404),
+    (DocumentConflictError, 409),
+    (DocumentRejectedError, 422),
+    (UploadTooLargeError, 413),
+    (CorpusNotWritableError, 507),
     (InvalidQuestionError, 422),
     (NotReadyError, 503),
     (RateLimitedError, 429),
@@ -56,7 +68,8 @@ def install_error_handlers(app: FastAPI) -> None:
         headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
         if isinstance(exc, RateLimitedError):
             headers = {"Retry-After": str(math.ceil(exc.retry_after))}
-        return JSONResponse({"detail": str(exc)}, status_code=status, headers=headers)
+        extra: dict[str, object] = getattr(exc, "body_extra", {})
+        return JSONResponse({"detail": str(exc), **extra}, status_code=status, headers=headers)
 
     for kind in (AppError, IngestionError, AvatarError, EscalationError):
         app.add_exception_handler(kind, handle)

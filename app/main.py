@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
+from typing import TypeVar
 
 import httpx
 from fastapi import FastAPI
@@ -17,21 +19,28 @@ from app.composers.base import AnswerComposer
 from app.composers.extractive import ExtractiveComposer
 from app.composers.generated import build_composer
 from app.connections import SocketCaps
+from app.documents import DocumentDesk
+from app.drafts import DraftStore
+from app.errors import NotReadyError
 from app.errors_http import install_error_handlers
+from app.gaps import GapsReport
 from app.logs import configure_logging
 from app.metrics import Metrics
 from app.middleware import BodyLimit, RequestContext
 from app.people import People
+from app.preview import PreviewDesk
 from app.ratelimits import RateLimits
+from app.review_digest import ReviewReminders, digest_channels
 from app.services import Services
 from app.settings import Settings
 from app.turn_log import TurnLog
+from app.turn_marks import TurnMarks
 from avatar_bridge.keepalive import KeepAlive
 from avatar_bridge.providers.factory import build_provider
 from escalation.bursts import AlertBursts
 from escalation.clinic import ClinicConfig, load_clinic_config
 from escalation.database import create_tables, make_engine, make_sessionmaker
-from escalation.errors import ClinicConfigError
+from escalation.errors import ClinicConfigError, UnknownEscalationError
 from escalation.fhir import FhirScheduler
 from escalation.jobs import make_scheduler
 from escalation.outbox import build_alerts
@@ -69,6 +78,7 @@ def build_services(
     database_url = settings.resolved_database_url
     engine = make_engine(database_url)
     sessions = make_sessionmaker(engine)
+    import app.document_records
     import app.records  # registers the app's tables on the shared metadata
 
     create_tables(engine)
@@ -117,6 +127,50 @@ def build_services(
             settings.security.max_sockets_per_address, settings.security.max_sockets_per_patient
         ),
         avatars=avatars,
+        marks=TurnMarks(sessions, clock),
+    )
+    services.gaps = GapsReport(
+        turns=services.turns,
+        marks=services.marks,
+        embedder=lambda: _loaded(services.embedder),
+        search=lambda: _loaded(services.search),
+        booked=lambda escalation_id: _booked(escalations, escalation_id),
+        distance=settings.workspace.gap_distance,
+    )
+    services.desk = DocumentDesk(
+        corpus_dir=settings.corpus_dir,
+        settings=settings.workspace,
+        drafts=DraftStore(settings.drafts_path),
+        sessions=sessions,
+        people=services.people,
+        turns=services.turns,
+        placeholders=clinic.placeholders,
+        ingest=services.ingest,
+        indexed_chunks=lambda: chunk_counts(services),
+        indexed_sections=lambda doc_id: indexed_sections(services, doc_id),
+        clock=clock,
+    )
+    services.previews = PreviewDesk(
+        root=settings.data_dir / "preview",
+        desk=services.desk,
+        ingestion=settings.ingestion,
+        embedder=lambda: _loaded(services.embedder),
+        live=lambda: _loaded(services.collections),
+        live_search=lambda: _loaded(services.search),
+        make_assistant=lambda search, escalations: services.assistant_over(
+            search, escalations, None
+        ),
+        clinic=clinic,
+        clock=clock,
+    )
+    services.reminders = ReviewReminders(
+        desk=services.desk,
+        settings=settings.workspace,
+        channels=digest_channels(settings.workspace, settings.escalation, client),
+        sessions=sessions,
+        scheduler=jobs,
+        clock=clock,
+        link=settings.escalation.public_base_url.rstrip("/") + "/clinician",
     )
     if load_model:
         services.load()
@@ -134,6 +188,44 @@ def rate_limits(settings: Settings) -> RateLimits:
             "auth_failures": section.rate_auth_failures,
         }
     )
+
+
+T = TypeVar("T")
+
+
+async def _booked(escalations: EscalationService, escalation_id: str) -> bool:
+    try:
+        return (await escalations.get(escalation_id)).appointment is not None
+    except UnknownEscalationError:
+        return False
+
+
+def _loaded(part: T | None) -> T:
+    if part is None:
+        raise NotReadyError("the assistant is still loading its model and index")
+    return part
+
+
+def chunk_counts(services: Services) -> dict[str, int]:
+    """Chunks in the live index per document id (empty before the index is open)."""
+    if services.collections is None:
+        return {}
+    got = services.collections.chunks.get(include=["metadatas"])
+    return dict(Counter(str(m["doc_id"]) for m in got["metadatas"] or []))
+
+
+def indexed_sections(services: Services, doc_id: str) -> list[tuple[str, str]]:
+    """A document's chunks as the assistant reads them, in order: (section, text)."""
+    if services.collections is None:
+        return []
+    got = services.collections.chunks.get(
+        where={"doc_id": doc_id}, include=["metadatas", "documents"]
+    )
+    rows = sorted(
+        zip(got["metadatas"] or [], got["documents"] or [], strict=True),
+        key=lambda row: int(row[0].get("chunk_index", 0)),
+    )
+    return [(str(meta.get("section", "")), str(text)) for meta, text in rows]
 
 
 def build_scheduler(
@@ -200,14 +292,30 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
         avatar,
         chat,
         clinic,
+        documents,
         escalations,
         health,
         pages,
         patients,
+        reviews,
+        staff,
         voice,
     )
 
-    for module in (health, ask, clinic, chat, voice, avatar, escalations, patients, pages):
+    for module in (
+        health,
+        ask,
+        clinic,
+        chat,
+        voice,
+        avatar,
+        escalations,
+        patients,
+        documents,
+        reviews,
+        staff,
+        pages,
+    ):
         app.include_router(module.router)
     return app
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -24,13 +25,18 @@ from app.assistant import Assistant, TurnContext
 from app.avatars import AvatarHub
 from app.composers.base import AnswerComposer, Message
 from app.connections import SocketCaps
+from app.documents import DocumentDesk
 from app.errors import InvalidQuestionError, NotAuthenticatedError
+from app.gaps import GapsReport
 from app.metrics import Metrics
 from app.people import Patient, People
+from app.preview import PreviewDesk
 from app.ratelimits import RateLimits
+from app.review_digest import ReviewReminders
 from app.settings import Settings
 from app.turn import TurnResult
 from app.turn_log import TurnLog
+from app.turn_marks import TurnMarks
 from escalation.bursts import AlertBursts
 from escalation.clinic import ClinicConfig
 from escalation.danger_meaning import MeaningDetector, MeaningThresholds, load_phrasings
@@ -62,9 +68,14 @@ class Services:
     jobs: AsyncIOScheduler
     alerts: AlertOutbox
     avatars: AvatarHub
+    marks: TurnMarks
     limits: RateLimits = field(default_factory=lambda: RateLimits({}))
     sockets: SocketCaps = field(default_factory=lambda: SocketCaps(20, 3))
     alert_bursts: AlertBursts | None = None
+    desk: DocumentDesk | None = None
+    gaps: GapsReport | None = None
+    reminders: ReviewReminders | None = None
+    previews: PreviewDesk | None = None
     embedder: Embedder | None = None
     collections: ChromaCollections | None = None
     search: CorpusSearch | None = None
@@ -74,6 +85,7 @@ class Services:
     meaning: MeaningThresholds | None = None
     policy: tuple[float, PolicyWeights] | None = None
     _background: bool = False
+    _ingesting: threading.Lock = field(default_factory=threading.Lock)
 
     @property
     def ready(self) -> bool:
@@ -104,10 +116,17 @@ class Services:
         if self.indexer is None or self.search is None:
             self.load()
         assert self.indexer is not None and self.search is not None
-        report = self.indexer.ingest(
-            corpus_dir or self.settings.corpus_dir, self.clinic.placeholders(), progress
-        )
-        self.search.refresh()
+        live = self.desk.live if self.desk is not None else None
+        with self._ingesting:  # the periodic job and an approval never interleave
+            report = self.indexer.ingest(
+                corpus_dir or self.settings.corpus_dir,
+                self.clinic.placeholders(),
+                progress,
+                live=live,
+            )
+            self.search.refresh()
+        if self.desk is not None and corpus_dir in (None, self.settings.corpus_dir):
+            self.desk.record_ingest(report)
         return report
 
     def activate(self) -> None:
@@ -125,19 +144,25 @@ class Services:
 
     def build_assistant(self) -> Assistant:
         assert self.search is not None
+        return self.assistant_over(self.search, self.escalations, self.turns)
+
+    def assistant_over(
+        self, search: CorpusSearch, escalations: EscalationService, turn_log: TurnLog | None
+    ) -> Assistant:
+        """The assistant as configured, over any index (previews use scratch ones)."""
         threshold, weights = self.policy or (
             self.settings.escalation.confidence_threshold,
             PolicyWeights(),
         )
         return Assistant(
-            search=self.search,
+            search=search,
             composer=self.make_composer(self),
-            escalations=self.escalations,
+            escalations=escalations,
             clinic=self.clinic,
             threshold=threshold,
             weights=weights,
             clock=self.clock,
-            turn_log=self.turns,
+            turn_log=turn_log,
             detector=self.detector,
             meaning_thresholds=self.meaning,
         )
@@ -180,6 +205,8 @@ class Services:
                 jobstore=MEMORY_STORE,
                 replace_existing=True,
             )
+            if self.reminders is not None:
+                await self.reminders.start()
             self._background = True
 
     async def _retain(self) -> None:
@@ -200,11 +227,15 @@ class Services:
             self.alert_bursts.flush()
         if self._background:
             await self.alerts.stop()
+            if self.reminders is not None:
+                await self.reminders.stop()
             self.jobs.shutdown(wait=False)
             self._background = False
         await self.http.aclose()
         if self.assistant is not None:
             await self.assistant.close()
+        if self.previews is not None:
+            await self.previews.close()
         if self.search is not None:
             self.search.close()
 

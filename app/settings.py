@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from app.workspace_settings import WorkspaceSettings
 from avatar_bridge.settings import AvatarSettings
 from escalation.settings import EscalationSettings
 from ingestion.settings import IngestionSettings
@@ -155,6 +156,7 @@ class Settings(BaseSettings):
     ingestion: IngestionSettings = IngestionSettings()
     escalation: EscalationSettings = EscalationSettings()
     avatar: AvatarSettings = AvatarSettings()
+    workspace: WorkspaceSettings = WorkspaceSettings()
 
     @field_validator("platform_keys", mode="before")
     @classmethod
@@ -199,6 +201,10 @@ class Settings(BaseSettings):
     @property
     def chroma_path(self) -> Path:
         return self.data_dir / "chroma"
+
+    @property
+    def drafts_path(self) -> Path:
+        return self.workspace.drafts_dir or self.data_dir / "drafts"
 
 
 def _loopback(host: str) -> bool:

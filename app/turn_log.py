@@ -163,6 +163,12 @@ class TurnLog:
             ]
         return turns[offset : offset + limit]
 
+    def get(self, row_id: str) -> StoredTurn | None:
+        """One stored turn by its row id."""
+        with self._sessions() as session:
+            row = session.get(TurnRow, row_id)
+        return _stored(row) if row is not None else None
+
     def recent(
         self, *, patient_id: str | None = None, conversation_id: str | None = None, limit: int = 6
     ) -> list[StoredTurn]:

@@ -183,7 +183,10 @@ class CorpusIndexer:
         corpus_dir: Path,
         placeholders: Mapping[str, str],
         progress: Progress | None = None,
+        live: Callable[[CorpusDocument], bool] | None = None,
     ) -> IngestReport:
+        """``live``, when given, decides which approved documents answer patients (for
+        example, not those past their review date); the others leave the index."""
         report = IngestReport()
         before = self._embedder.texts_embedded
         loaded, failed = self._load_all(corpus_dir, placeholders)
@@ -193,9 +196,11 @@ class CorpusIndexer:
             report.documents.append(
                 DocumentReport(path, _doc_id_at(indexed, path), "failed", 0, error)
             )
-        wanted = {doc.doc_id: doc for doc in loaded if doc.indexable}
+        wanted = {
+            doc.doc_id: doc for doc in loaded if doc.indexable and (live is None or live(doc))
+        }
         for doc in loaded:
-            if not doc.indexable:
+            if doc.doc_id not in wanted:
                 continue
             if progress:
                 progress(doc.doc_id)

@@ -1,4 +1,5 @@
-"""The two web pages: the patient's conversation page and the coordinators' queue."""
+"""The web pages: the patient's conversation page, the coordinators' queue and the
+clinicians' workspace."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ WEB_DIR = Path(__file__).parents[1] / "web"
 STATIC_FILES: dict[str, str] = {
     "patient.js": "text/javascript; charset=utf-8",
     "coordinator.js": "text/javascript; charset=utf-8",
+    "clinician.js": "text/javascript; charset=utf-8",
     "style.css": "text/css; charset=utf-8",
 }
 
@@ -62,6 +64,11 @@ async def patient_page() -> FileResponse:
 @router.get("/coordinator", include_in_schema=False)
 async def coordinator_page() -> FileResponse:
     return _page("coordinator.html")
+
+
+@router.get("/clinician", include_in_schema=False)
+async def clinician_page() -> FileResponse:
+    return _page("clinician.html")
 
 
 @router.get("/static/{name}", include_in_schema=False)

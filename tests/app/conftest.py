@@ -8,6 +8,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
@@ -50,7 +51,7 @@ def serve(settings: Settings, services: Services) -> tuple[uvicorn.Server, threa
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 180
+    deadline = time.monotonic() + 600  # a loaded machine loads the model slowly
     while time.monotonic() < deadline:
         try:
             if httpx.get(base + "/readyz", timeout=2).status_code == 200:
@@ -104,3 +105,87 @@ def live_app(tmp_path_factory: pytest.TempPathFactory, embedder: object) -> Iter
     yield LiveApp(base, services, coordinator_key, clinician_key, PLATFORM_KEY, settings)
     server.should_exit = True
     thread.join(timeout=30)
+
+
+class Receiver:
+    """A local webhook receiver on loopback: keeps every POST's headers and body."""
+
+    def __init__(self) -> None:
+        received: list[tuple[dict[str, str], bytes]] = []
+        self.received = received
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length", "0"))
+                received.append((dict(self.headers.items()), self.rfile.read(length)))
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, format: str, *args: object) -> None:
+                return
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/digest"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+DIGEST_SECRET = "digest-secret"
+
+
+@dataclass
+class WorkspaceApp:
+    """A live app of its own for the clinician workspace, whose corpus the tests change."""
+
+    base_url: str
+    services: Services
+    settings: Settings
+    clinician_key: str
+    coordinator_key: str
+    admin_key: str
+    patient_key: str
+    clinician_id: str
+    digests: Receiver
+
+    def headers(self, key: str | None = None) -> dict[str, str]:
+        return {"Authorization": f"Bearer {key or self.clinician_key}"}
+
+
+@pytest.fixture(scope="session")
+def workspace_app(
+    tmp_path_factory: pytest.TempPathFactory, embedder: object
+) -> Iterator[WorkspaceApp]:
+    root = tmp_path_factory.mktemp("workspace")
+    digests = Receiver()
+    settings = make_settings(
+        root,
+        workspace={
+            "max_upload_bytes": 200_000,
+            "digest_webhook_url": digests.url,
+            "digest_webhook_secret": DIGEST_SECRET,
+        },
+    )
+    services = build_services(settings)
+    services.embedder = embedder  # type: ignore[assignment]
+    clinician, clinician_key = services.people.add_staff("Dr Ada Clinician", "clinician")
+    _, coordinator_key = services.people.add_staff("Cora Coordinator", "coordinator")
+    _, admin_key = services.people.add_staff("Adam Admin", "admin")
+    _, patient_key = services.people.add_patient("patient-ws", "Mr Workspace")
+    server, thread, base = serve(settings, services)
+    yield WorkspaceApp(
+        base,
+        services,
+        settings,
+        clinician_key,
+        coordinator_key,
+        admin_key,
+        patient_key,
+        clinician.id,
+        digests,
+    )
+    server.should_exit = True
+    thread.join(timeout=30)
+    digests.close()
