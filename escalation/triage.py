@@ -1515,8 +1515,9 @@ RULES: tuple[Rule, ...] = (
                     rf"|were|had|got|having|ago|because) {_gap(3)}$"
                 ),
                 not_after=(
-                    r"^(?:on|yesterday|last|at|in (?:the )?clinic|in hospital|by|with|\d|two"
-                    r"|three|a few|few|ok|okay|fine|without|as planned|today at|this week"
+                    r"^(?:on|yesterday|tomorrow|later|next|last|at|in (?:the )?clinic|in hospital"
+                    r"|by|with|\d|two|three|a few|few|ok|okay|fine|without|as planned|today at"
+                    r"|this week"
                     r"|days|weeks|a (?:week|day|couple|fortnight)|an hour|last week)\b"
                 ),
             ),
