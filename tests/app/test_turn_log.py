@@ -17,7 +17,7 @@ from tests.app.conftest import LiveApp
 def _wait_for(log: TurnLog, where: TurnFilter, count: int) -> list[StoredTurn]:
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
-        turns = log.query(where, limit=100)
+        turns = log.query(where, limit=10_000)
         if len(turns) >= count:
             return turns
         time.sleep(0.05)
@@ -28,9 +28,14 @@ def test_an_answered_question_is_stored_with_its_sources(live_app: LiveApp) -> N
     question = "How long will the catheter stay in after the operation?"
     body = httpx.post(live_app.base_url + "/v1/ask", json={"question": question}).json()
     log = live_app.services.turns
-    [turn] = [
-        t for t in _wait_for(log, TurnFilter(outcome=body["outcome"]), 1) if t.question == question
-    ]
+    # Turns are stored off the event loop: wait for this one, not for any answered turn.
+    deadline = time.monotonic() + 10
+    mine: list[StoredTurn] = []
+    while not mine and time.monotonic() < deadline:
+        found = log.query(TurnFilter(outcome=body["outcome"]), limit=10_000)
+        mine = [t for t in found if t.question == question]
+        time.sleep(0.05)
+    [turn] = mine
     assert turn.answer == body["answer"]
     assert turn.channel == "api"
     assert turn.timings_ms["total"] == pytest.approx(body["timings_ms"]["total"], abs=0.05)
@@ -62,8 +67,9 @@ def test_voice_turns_share_one_conversation_id(live_app: LiveApp) -> None:
 
 def test_filters_and_retention(live_app: LiveApp) -> None:
     log = live_app.services.turns
+    stored = len(log.query(TurnFilter(), limit=10_000))
     httpx.post(live_app.base_url + "/v1/ask", json={"question": "Hello"})
-    _wait_for(log, TurnFilter(outcome="smalltalk"), 1)
+    _wait_for(log, TurnFilter(), stored + 1)  # this turn is stored: nothing else is pending
     assert all(t.outcome == "smalltalk" for t in log.query(TurnFilter(outcome="smalltalk")))
     assert log.query(TurnFilter(doc_id="no-such-document")) == []
     future = datetime.now(UTC) + timedelta(days=1)
