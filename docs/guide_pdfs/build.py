@@ -4,7 +4,7 @@ The source is the guide's wording: the first line ``# Title``, each section unde
 ``## Heading`` line in Title Case without a full stop, paragraphs separated by blank
 lines. PDFs cannot carry ``{{ clinic.NAME }}`` placeholders, so write clinic values out.
 
-    .venv/bin/python tools/build_guide_pdf.py tools/guide_pdfs/pelvic-floor-exercises.txt
+    .venv/bin/python docs/guide_pdfs/build.py docs/guide_pdfs/pelvic-floor-exercises.txt
 
 writes ``corpus/pelvic-floor-exercises.pdf``; then bump the version and review fields in
 its ``.pdf.yaml`` sidecar.
@@ -19,7 +19,7 @@ from pathlib import Path
 
 from fpdf import FPDF
 
-CORPUS = Path(__file__).resolve().parents[1] / "corpus"
+CORPUS = Path(__file__).resolve().parents[2] / "corpus"
 
 
 def parse(text: str) -> tuple[str, list[tuple[str, list[str]]]]:
