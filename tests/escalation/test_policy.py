@@ -18,6 +18,7 @@ class S:
     margin: float = 0.2
     unknown: float = 0.0
     content_words: int = 3
+    kind_match: float = 1.0
 
 
 W = PolicyWeights()
