@@ -9,7 +9,7 @@ from pydantic_settings import NoDecode
 
 class EscalationSettings(BaseModel):
     confidence_threshold: float = Field(
-        default=0.775,
+        default=0.743,
         ge=0.0,
         le=1.0,
         description="Below this confidence the turn escalates (calibrated, see README).",
