@@ -25,3 +25,11 @@ class InvalidQuestionError(AppError):
 
 class NotReadyError(AppError):
     """The model or the index is still loading."""
+
+
+class InvalidPhoneNumberError(AppError):
+    """A phone number that cannot be written in E.164 for the clinic's country."""
+
+
+class EscalationWithheldError(AppError):
+    """A turn stopped before escalating: a newer request in the same call replaced it."""

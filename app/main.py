@@ -13,12 +13,14 @@ from fastapi import FastAPI
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.avatars import AvatarHub
+from app.caller_id import CallerDesk
 from app.composers.base import AnswerComposer
 from app.composers.extractive import ExtractiveComposer
 from app.composers.generated import build_composer
 from app.errors_http import install_error_handlers
 from app.metrics import Metrics
 from app.people import People
+from app.platform_replies import CallSequence, ReplyBook
 from app.services import Services
 from app.settings import Settings
 from app.turn_log import TurnLog
@@ -89,12 +91,13 @@ def build_services(
         avatars.dropped,
         max_failures=settings.avatar.keepalive_max_failures,
     )
+    people = People(sessions, clock)
     services = Services(
         settings=settings,
         clinic=clinic,
         engine=engine,
         sessions=sessions,
-        people=People(sessions, clock),
+        people=people,
         turns=TurnLog(sessions, clock),
         escalations=escalations,
         metrics=metrics,
@@ -104,6 +107,16 @@ def build_services(
         jobs=jobs,
         alerts=alerts,
         avatars=avatars,
+        replies=ReplyBook(settings.platform_reply_ttl_s),
+        calls=CallSequence(settings.platform_settle_s),
+        callers=CallerDesk(
+            people,
+            clock,
+            clinic.country,
+            clinic.date_order,
+            settings.caller_id_max_failures,
+            settings.caller_id_lock_s,
+        ),
     )
     if load_model:
         services.load()

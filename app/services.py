@@ -21,9 +21,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.assistant import Assistant, TurnContext
 from app.avatars import AvatarHub
+from app.caller_id import CallerDesk
 from app.composers.base import AnswerComposer, Message
 from app.metrics import Metrics
 from app.people import People
+from app.platform_replies import CallSequence, ReplyBook
 from app.settings import Settings
 from app.turn import TurnResult
 from app.turn_log import TurnLog
@@ -57,6 +59,9 @@ class Services:
     jobs: AsyncIOScheduler
     alerts: AlertOutbox
     avatars: AvatarHub
+    replies: ReplyBook
+    calls: CallSequence
+    callers: CallerDesk
     embedder: Embedder | None = None
     collections: ChromaCollections | None = None
     search: CorpusSearch | None = None
@@ -170,6 +175,7 @@ class Services:
             log.info("re-ingest: %s", report.counts)
 
     async def stop(self) -> None:
+        await self.replies.drain()
         if self.assistant is not None:
             await self.assistant.drain()
         await self.avatars.close_all()
