@@ -18,6 +18,7 @@ from app.composers.base import AnswerComposer
 from app.composers.extractive import ExtractiveComposer
 from app.composers.generated import build_composer
 from app.errors_http import install_error_handlers
+from app.log_redaction import install_query_key_redaction
 from app.metrics import Metrics
 from app.people import People
 from app.platform_replies import CallSequence, ReplyBook
@@ -175,9 +176,10 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     )
     app.state.services = built
     install_error_handlers(app)
-    from app.routers import ask, avatar, chat, clinic, escalations, health, pages, voice
+    from app.routers import ask, avatar, chat, clinic, escalations, health, pages, retell, voice
 
-    for module in (health, ask, clinic, chat, voice, avatar, escalations, pages):
+    install_query_key_redaction()
+    for module in (health, ask, clinic, chat, retell, voice, avatar, escalations, pages):
         app.include_router(module.router)
     return app
 

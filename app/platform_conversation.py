@@ -7,9 +7,12 @@ returned producer, which runs once per reply: a retried request never repeats it
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from typing import Any
+
 from app.caller_id import Caller
+from app.composers.base import Message
 from app.errors import AppError
-from app.openai_compat import ChatRequest
 from app.patient_memory import first_name, pending_sentences, recent_history, resolve_follow_up
 from app.platform_calls import CallIdentity
 from app.platform_replies import Producer, Reply
@@ -31,7 +34,12 @@ WHAT_NEXT = "What would you like to know?"
 
 
 def plan_reply(
-    services: Services, call: CallIdentity, body: ChatRequest, kind: str, utterance: str
+    services: Services,
+    call: CallIdentity,
+    kind: str,
+    utterance: str,
+    history: tuple[Message, ...],
+    tools: Sequence[Mapping[str, Any]] | None = None,
 ) -> Producer:
     async def produce(reply: Reply) -> None:
         caller = _caller(services, call)
@@ -58,19 +66,18 @@ def plan_reply(
                 reply.say(LOCKED)
                 return
         patient_id = caller.patient.id if caller.patient is not None else None
-        history = body.history()
-        question = utterance
+        known = history
         if patient_id is not None:
-            services.people.audit("platform", "chat.completions", "turn", patient_id)
+            services.people.audit("platform", f"{call.platform}.turn", "turn", patient_id)
             if not any(m.role == "patient" for m in history):
-                history = recent_history(services.turns, patient_id) + history
-        question = resolve_follow_up(utterance, history)
+                known = recent_history(services.turns, patient_id) + history
+        question = resolve_follow_up(utterance, known)
         context = services.turn_context(
-            patient_id, history, channel="platform", conversation_id=call.conversation_id
+            patient_id, known, channel="platform", conversation_id=call.conversation_id
         )
         ticket = services.calls.begin(call.conversation_id)
         context.may_escalate = services.calls.gate(call.conversation_id, ticket)
-        await produce_turn(services, reply, question, context, body.tools)
+        await produce_turn(services, reply, question, context, tools)
 
     return produce
 

@@ -55,7 +55,7 @@ async def chat_completions(request: Request) -> Response:
         return _error(503, "The assistant is still loading.", "server_error", "not_ready")
     call = identify_call(request.headers, body)
     key = reply_key(call, body, kind, utterance)
-    produce = plan_reply(services, call, body, kind, utterance)
+    produce = plan_reply(services, call, kind, utterance, body.history(), body.tools)
     reply, _ = services.replies.reply(key, lambda: Reply.new(), produce)
     ids = CompletionIds(body.model, reply.completion_id, reply.created)
     if body.stream:
