@@ -33,3 +33,7 @@ class InvalidPhoneNumberError(AppError):
 
 class EscalationWithheldError(AppError):
     """A turn stopped before escalating: a newer request in the same call replaced it."""
+
+
+class PatientExistsError(AppError):
+    """A patient id that is already registered."""

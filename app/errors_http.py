@@ -12,6 +12,7 @@ from app.errors import (
     InvalidQuestionError,
     NotAuthenticatedError,
     NotReadyError,
+    PatientExistsError,
     UnknownPatientError,
 )
 from avatar_bridge.errors import AvatarError
@@ -27,6 +28,7 @@ _STATUS: list[tuple[type[Exception], int]] = [
     (NotAuthenticatedError, 401),
     (ForbiddenError, 403),
     (UnknownPatientError, 404),
+    (PatientExistsError, 409),
     (InvalidQuestionError, 422),
     (NotReadyError, 503),
     (AppError, 400),

@@ -176,10 +176,22 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     )
     app.state.services = built
     install_error_handlers(app)
-    from app.routers import ask, avatar, chat, clinic, escalations, health, pages, retell, voice
+    from app.routers import (
+        ask,
+        avatar,
+        chat,
+        clinic,
+        escalations,
+        health,
+        pages,
+        patients,
+        retell,
+        voice,
+    )
 
     install_query_key_redaction()
-    for module in (health, ask, clinic, chat, retell, voice, avatar, escalations, pages):
+    routers = (health, ask, clinic, chat, retell, voice, avatar, escalations, patients, pages)
+    for module in routers:
         app.include_router(module.router)
     return app
 

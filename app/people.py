@@ -11,7 +11,12 @@ from typing import Literal
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.errors import ForbiddenError, NotAuthenticatedError, UnknownPatientError
+from app.errors import (
+    ForbiddenError,
+    NotAuthenticatedError,
+    PatientExistsError,
+    UnknownPatientError,
+)
 from app.records import AuditRow, PatientRow, StaffKeyRow
 from app.security import hash_key, new_key
 
@@ -124,7 +129,7 @@ class People:
         )
         with self._sessions.begin() as session:
             if session.get(PatientRow, patient_id) is not None:
-                raise ValueError(f"a patient with id '{patient_id}' already exists")
+                raise PatientExistsError(f"a patient with id '{patient_id}' already exists")
             session.add(row)
         return _patient(row), key
 
