@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime
 
 from app.composers.base import Message
 from app.people import Patient
@@ -50,13 +50,47 @@ def pending_sentences(
     ]
 
 
-def recent_history(turns: TurnLog, patient_id: str) -> tuple[Message, ...]:
-    """His last few turns, oldest first, as conversation history for the composer."""
+def recent_history(
+    turns: TurnLog, patient_id: str, conversation_id: str | None = None
+) -> tuple[Message, ...]:
+    """His last answered questions from earlier calls, oldest first, as history.
+
+    Turns of this call are in the platform's own history already; escalations and small
+    talk carry nothing a follow-up question could refer to.
+    """
     history: list[Message] = []
-    for turn in turns.recent(patient_id=patient_id, limit=RECENT_TURNS):
+    for turn in turns.recent(patient_id=patient_id, limit=RECENT_TURNS * 2):
+        if turn.outcome != "answered" or turn.conversation_id == conversation_id:
+            continue
         history.append(Message("patient", turn.question))
         history.append(Message("assistant", turn.answer))
-    return tuple(history)
+    return tuple(history[-RECENT_TURNS * 2 :])
+
+
+def stage_sentence(patient: Patient, question: str, today: date) -> str | None:
+    """Where he is in his recovery, when he asks about his catheter."""
+    if patient.surgery_date is None or "catheter" not in question.lower():
+        return None
+    days = (today - patient.surgery_date).days
+    if days < 0:
+        return None
+    out_on = patient.catheter_out_on
+    if out_on is not None and out_on <= today:
+        return f"Your catheter came out on {spoken_day(out_on)}, {days} days after your operation."
+    if out_on is not None:
+        return (
+            f"You're on day {days} after your operation, and your catheter is due out "
+            f"on {spoken_day(out_on)}."
+        )
+    return f"You're on day {days} after your operation."
+
+
+def spoken_day(day: date) -> str:
+    """ "Friday the 4th of December"."""
+    suffix = (
+        "th" if 11 <= day.day % 100 <= 13 else {1: "st", 2: "nd", 3: "rd"}.get(day.day % 10, "th")
+    )
+    return f"{day:%A} the {day.day}{suffix} of {day:%B}"
 
 
 def resolve_follow_up(

@@ -13,12 +13,20 @@ from typing import Any
 from app.caller_id import Caller
 from app.composers.base import Message
 from app.errors import AppError
-from app.patient_memory import first_name, pending_sentences, recent_history, resolve_follow_up
+from app.patient_memory import (
+    first_name,
+    pending_sentences,
+    recent_history,
+    resolve_follow_up,
+    stage_sentence,
+)
 from app.platform_calls import CallIdentity
 from app.platform_replies import Producer, Reply
 from app.platform_turns import produce_turn
 from app.replies import SMALLTALK
 from app.services import Services
+from app.spoken_dates import parse_spoken_date
+from escalation.triage import triage
 
 ASK_BIRTH_DATE = "So that I can look at your own record, please tell me your date of birth."
 CONFIRMED = "Thank you, {name}, I've found your record."
@@ -66,11 +74,15 @@ def plan_reply(
                 reply.say(LOCKED)
                 return
         patient_id = caller.patient.id if caller.patient is not None else None
-        known = history
-        if patient_id is not None:
+        known = _without_identification(history, services)
+        if caller.patient is not None and patient_id is not None:
             services.people.audit("platform", f"{call.platform}.turn", "turn", patient_id)
-            if not any(m.role == "patient" for m in history):
-                known = recent_history(services.turns, patient_id) + history
+            earlier = recent_history(services.turns, patient_id, call.conversation_id)
+            known = earlier + known
+            stage = stage_sentence(caller.patient, utterance, services.clock().date())
+            # Never ahead of a red flag's fixed instruction.
+            if stage is not None and triage(utterance, services.clinic) is None:
+                reply.say(stage)
         question = resolve_follow_up(utterance, known)
         context = services.turn_context(
             patient_id, known, channel="platform", conversation_id=call.conversation_id
@@ -80,6 +92,26 @@ def plan_reply(
         await produce_turn(services, reply, question, context, tools)
 
     return produce
+
+
+def _without_identification(
+    history: tuple[Message, ...], services: Services
+) -> tuple[Message, ...]:
+    """The conversation without the caller's date of birth and our answer to it."""
+    kept: list[Message] = []
+    skip_answer = False
+    today = services.clock().date()
+    order = services.clinic.date_order
+    for message in history:
+        if message.role == "patient" and parse_spoken_date(message.text, order, today):
+            skip_answer = True
+            continue
+        if skip_answer and message.role == "assistant":
+            skip_answer = False
+            continue
+        skip_answer = False
+        kept.append(message)
+    return tuple(kept)
 
 
 def _caller(services: Services, call: CallIdentity) -> Caller:
