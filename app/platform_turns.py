@@ -12,9 +12,10 @@ from app.assistant import TurnContext
 from app.errors import EscalationWithheldError
 from app.openai_compat import transfer_destination
 from app.platform_replies import Reply
-from app.platform_tools import tool_call, transfer_tool
+from app.platform_tools import end_call_tool, tool_call, transfer_tool
 from app.services import Services
 from app.turn import CompletedEvent, SentenceEvent, TurnResult
+from escalation.intents import is_smalltalk
 
 
 def platform_key(headers: Mapping[str, str]) -> str | None:
@@ -58,6 +59,12 @@ async def produce_turn(
         return
     reply.result = result
     services.metrics.observe(result, "platform")
+    if says_goodbye(result):
+        closer = end_call_tool(tools)
+        arguments = closer.arguments({"reason": "the caller said goodbye"}) if closer else None
+        if closer is not None and arguments is not None:
+            reply.tool_calls.append(tool_call(f"call_{uuid.uuid4().hex[:24]}", closer, arguments))
+        return
     destination = transfer_destination(result, services.clinic)
     tool = transfer_tool(tools)
     if destination is None or tool is None:
@@ -73,6 +80,10 @@ async def produce_turn(
     )
     if arguments is not None:
         reply.tool_calls.append(tool_call(f"call_{uuid.uuid4().hex[:24]}", tool, arguments))
+
+
+def says_goodbye(result: TurnResult) -> bool:
+    return result.outcome == "smalltalk" and is_smalltalk(result.question) == "goodbye"
 
 
 def transfer_number(reply: Reply, services: Services) -> str | None:

@@ -21,7 +21,7 @@ from app.composers.base import Message
 from app.platform_calls import CallIdentity
 from app.platform_conversation import plan_reply
 from app.platform_replies import Reply
-from app.platform_turns import transfer_number
+from app.platform_turns import says_goodbye, transfer_number
 from app.services import Services
 
 log = logging.getLogger("aftercare.retell")
@@ -119,6 +119,7 @@ class RetellCall:
         async for sentence in reply.follow():
             await self._send(_response(response_id, sentence + " ", complete=False))
         final = _response(response_id, "", complete=True)
+        final["end_call"] = reply.result is not None and says_goodbye(reply.result)
         number = transfer_number(reply, self._services)
         if number is not None:
             final["transfer_number"] = number

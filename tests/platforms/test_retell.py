@@ -97,6 +97,9 @@ def test_retell_call_identified_escalated_and_transferred(platform_app: Platform
         ws.send(json.dumps(events["reminder_required"] | {"response_id": 3}))
         reminder, _ = answer(ws, 3)
         assert "still here" in reminder
+        ws.send(required(4, ("agent", reminder), ("user", "that's all, goodbye")))
+        bye, final = answer(ws, 4)
+        assert "goodbye" in bye.lower() and final["end_call"] is True
     new = platform_app.new_since(before)
     assert len(new) == 1 and new[0]["patient_id"] == platform_app.patient_id
 
@@ -136,6 +139,23 @@ def test_retell_refuses_a_missing_or_wrong_key(platform_app: PlatformApp) -> Non
         with pytest.raises(InvalidStatus) as err:
             connect(url(platform_app, "retell-call-4", key=key))
         assert err.value.response.status_code == 403
+
+
+def test_retell_address_allowlist(platform_app: PlatformApp) -> None:
+    settings = platform_app.live.services.settings
+    settings.retell_allowed_addresses = ["10.20.30.40"]
+    try:
+        with pytest.raises(InvalidStatus) as err:
+            connect(url(platform_app, "retell-call-5"))
+        assert err.value.response.status_code == 403
+    finally:
+        settings.retell_allowed_addresses = []
+    settings.retell_allowed_addresses = ["127.0.0.1"]
+    try:
+        with connect(url(platform_app, "retell-call-6")) as ws:
+            assert receive(ws)["response_type"] == "config"
+    finally:
+        settings.retell_allowed_addresses = []
 
 
 def test_query_keys_are_redacted_from_server_logs(platform_app: PlatformApp) -> None:

@@ -104,6 +104,13 @@ def test_elevenlabs_picks_transfer_to_number_never_transfer_to_agent(
     assert calls_again == [] and finish == "stop"
     assert len(platform_app.new_since(before)) == 1
 
+    bye, calls, finish = sse(
+        platform_app.post(with_turns(request, ("user", "thanks, bye for now")))
+    )
+    assert "goodbye" in bye.lower() and finish == "tool_calls"
+    assert [c["function"]["name"] for c in calls] == ["end_call"]
+    assert json.loads(calls[0]["function"]["arguments"]) == {"reason": "the caller said goodbye"}
+
 
 def test_did_x_api_key_and_non_streaming_content_reply(platform_app: PlatformApp) -> None:
     request = vendor("did")["request"]
