@@ -24,7 +24,13 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def serve(data_dir: str, corpus: str, port: int, voice_ack_after_s: float = 0.8) -> None:
+def serve(
+    data_dir: str,
+    corpus: str,
+    port: int,
+    voice_ack_after_s: float = 0.8,
+    platform_key: str | None = None,
+) -> None:
     """The server process: the real app, built from settings, under uvicorn."""
     import uvicorn
 
@@ -38,6 +44,7 @@ def serve(data_dir: str, corpus: str, port: int, voice_ack_after_s: float = 0.8)
         data_dir=Path(data_dir),
         corpus_dir=Path(corpus),
         voice_ack_after_s=voice_ack_after_s,
+        platform_keys=platform_key or "",
     )
     uvicorn.run(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
 
