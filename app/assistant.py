@@ -437,6 +437,7 @@ class Assistant:
             reason=reason,
             priority=priority,
             idempotency_key=f"turn:{context.turn_id}",
+            conversation_id=context.conversation_id,
         )
         # Shielded: an interrupted turn still finishes the escalation it started.
         task = asyncio.create_task(self._escalations.open(new))

@@ -9,9 +9,11 @@
   platform whose prompt has templating can use the same markers).
 - Tavus: the conversation's context, sent as a system message, carries the marker our
   provider wrote (:func:`avatar_bridge.providers.patient_ref_from_context`).
+- Tavus: conversations started by our provider carry ``[aftercare-conversation:...]`` in
+  their context (read like the prompt markers above).
 - D-ID, LiveAvatar and any other client: an ``X-Conversation-Id`` header when configured
-  (D-ID agents and Vapi assistants accept custom headers), else a key derived from the
-  conversation's first messages, which every later request repeats.
+  (D-ID agents accept custom headers), else nothing stable: a key derived from the whole
+  message list recognises an identical retry for a short while only.
 """
 
 from __future__ import annotations
@@ -38,6 +40,10 @@ class CallIdentity:
     conversation_id: str
     caller_number: str | None = None
     avatar_patient_ref: str | None = None
+    # False when no platform id was found and the key is derived from the messages: then
+    # different callers saying the same first words could share it, so it is used only to
+    # recognise an identical retry for a short while, never for escalations or the gate.
+    stable: bool = True
 
 
 def _text(value: object) -> str | None:
@@ -76,33 +82,31 @@ def identify_call(headers: Mapping[str, str], body: ChatRequest) -> CallIdentity
         )
         return CallIdentity("vapi", f"vapi:{vapi_call}", number)
 
+    if prompt_conversation:
+        return CallIdentity("prompt", f"call:{prompt_conversation}", prompt_caller, marker)
     eleven = extra.get("elevenlabs_extra_body")
-    if isinstance(eleven, Mapping) or "elevenlabs_extra_body" in extra or prompt_conversation:
-        conversation = prompt_conversation or _text(_get(eleven, "conversation_id"))
-        number = prompt_caller or _text(_get(eleven, "caller_id"))
-        key = conversation or body.user or header_id or _first_messages_key(body)
+    if isinstance(eleven, Mapping) or "elevenlabs_extra_body" in extra:
+        conversation = _text(_get(eleven, "conversation_id"))
+        number = _text(_get(eleven, "caller_id"))
+        key = conversation or body.user or header_id
+        if key is None:
+            return CallIdentity("elevenlabs", f"chat:{_messages_key(body)}", number, stable=False)
         return CallIdentity("elevenlabs", f"elevenlabs:{key}", number)
 
     if header_id:
         return CallIdentity("header", f"call:{header_id}", None, marker)
-    if marker is not None:
-        return CallIdentity("tavus", f"tavus:{_first_messages_key(body)}", None, marker)
     if body.user:
-        return CallIdentity("user", f"user:{_text(body.user)}")
-    return CallIdentity("messages", f"chat:{_first_messages_key(body)}")
+        return CallIdentity("user", f"user:{_text(body.user)}", None, marker)
+    return CallIdentity("messages", f"chat:{_messages_key(body)}", None, marker, stable=False)
 
 
-def _first_messages_key(body: ChatRequest) -> str:
-    """A stable key for a conversation whose requests repeat its opening messages."""
-    opening = [
-        {
-            "role": m.role,
-            "text": m.text(),
-            "at": (m.model_extra or {}).get("created_at"),
-        }
-        for m in body.messages[:2]
+def _messages_key(body: ChatRequest) -> str:
+    """The whole conversation so far: what an identical retry repeats."""
+    sent = [
+        {"role": m.role, "text": m.text(), "at": (m.model_extra or {}).get("created_at")}
+        for m in body.messages
     ]
-    digest = hashlib.sha256(json.dumps(opening, sort_keys=True, default=str).encode())
+    digest = hashlib.sha256(json.dumps(sent, sort_keys=True, default=str).encode())
     return digest.hexdigest()[:32]
 
 

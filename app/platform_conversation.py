@@ -26,7 +26,6 @@ from app.platform_turns import produce_turn
 from app.replies import SMALLTALK
 from app.services import Services
 from app.spoken_dates import parse_spoken_date
-from escalation.triage import triage
 
 ASK_BIRTH_DATE = "So that I can look at your own record, please tell me your date of birth."
 CONFIRMED = "Thank you, {name}, I've found your record."
@@ -79,17 +78,22 @@ def plan_reply(
             services.people.audit("platform", f"{call.platform}.turn", "turn", patient_id)
             earlier = recent_history(services.turns, patient_id, call.conversation_id)
             known = earlier + known
-            stage = stage_sentence(caller.patient, utterance, services.clock().date())
-            # Never ahead of a red flag's fixed instruction.
-            if stage is not None and triage(utterance, services.clinic) is None:
-                reply.say(stage)
         question = resolve_follow_up(utterance, known)
+        # A key derived from the messages may be shared by different callers: it never
+        # groups escalations nor holds one back.
+        conversation_id = call.conversation_id if call.stable else None
         context = services.turn_context(
-            patient_id, known, channel="platform", conversation_id=call.conversation_id
+            patient_id, known, channel="platform", conversation_id=conversation_id
         )
-        ticket = services.calls.begin(call.conversation_id)
-        context.may_escalate = services.calls.gate(call.conversation_id, ticket)
+        if conversation_id is not None:
+            ticket = services.calls.begin(conversation_id)
+            context.may_escalate = services.calls.gate(conversation_id, ticket)
         await produce_turn(services, reply, question, context, tools)
+        if caller.patient is not None and reply.result is not None:
+            # After an answer only: never ahead of a red flag's fixed instruction.
+            stage = stage_sentence(caller.patient, utterance, services.clock().date())
+            if stage is not None and reply.result.outcome == "answered":
+                reply.say(stage)
 
     return produce
 
@@ -115,7 +119,8 @@ def _without_identification(
 
 
 def _caller(services: Services, call: CallIdentity) -> Caller:
-    caller = services.callers.caller(call.conversation_id, call.caller_number)
+    number = call.caller_number if call.stable else None
+    caller = services.callers.caller(call.conversation_id, number)
     ref = call.avatar_patient_ref
     # An avatar conversation's marker counts only for a session we started for that patient.
     if caller.patient is None and ref is not None and services.avatars.has_patient(ref):

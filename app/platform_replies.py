@@ -40,6 +40,7 @@ class Reply:
     failed: bool = False
     done: bool = False
     finished_at: float | None = None
+    ttl_s: float | None = None
     _signal: asyncio.Event = field(default_factory=asyncio.Event)
 
     @classmethod
@@ -93,13 +94,21 @@ class ReplyBook:
         self._replies: OrderedDict[str, Reply] = OrderedDict()
         self._tasks: set[asyncio.Task[None]] = set()
 
-    def reply(self, key: str, make: Callable[[], Reply], produce: Producer) -> tuple[Reply, bool]:
-        """The reply under ``key``, started with ``produce`` if there is none (then True)."""
+    def reply(
+        self,
+        key: str,
+        make: Callable[[], Reply],
+        produce: Producer,
+        ttl_s: float | None = None,
+    ) -> tuple[Reply, bool]:
+        """The reply under ``key``, started with ``produce`` if there is none (then True);
+        kept ``ttl_s`` (default: the book's) after it finishes."""
         self._expire()
         existing = self._replies.get(key)
         if existing is not None and not existing.withheld and not existing.failed:
             return existing, False
         reply = make()
+        reply.ttl_s = ttl_s
         self._replies[key] = reply
         self._replies.move_to_end(key)
         task = asyncio.create_task(self._run(reply, produce))
@@ -120,12 +129,10 @@ class ReplyBook:
         now = time.monotonic()
         for key in list(self._replies):
             reply = self._replies[key]
-            old = reply.finished_at is not None and now - reply.finished_at > self._ttl_s
-            if old or len(self._replies) > self._capacity:
-                if reply.done:
-                    del self._replies[key]
-                continue
-            break
+            ttl = reply.ttl_s if reply.ttl_s is not None else self._ttl_s
+            old = reply.finished_at is not None and now - reply.finished_at > ttl
+            if reply.done and (old or len(self._replies) > self._capacity):
+                del self._replies[key]
 
     async def drain(self) -> None:
         if self._tasks:

@@ -251,6 +251,8 @@ class NewEscalation(_Model):
     reason: Reason
     priority: Priority
     idempotency_key: str | None = None
+    # The call or session it came from; not stored (see EscalationService.open).
+    conversation_id: str | None = None
 
 
 class Escalation(_Model):

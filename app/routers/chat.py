@@ -17,6 +17,7 @@ from app.platform_turns import platform_key, platform_key_valid
 from app.services import Services
 
 router = APIRouter(tags=["platforms"])
+UNSTABLE_REPLY_TTL_S = 20.0
 
 
 def _error(
@@ -56,7 +57,9 @@ async def chat_completions(request: Request) -> Response:
     call = identify_call(request.headers, body)
     key = reply_key(call, body, kind, utterance)
     produce = plan_reply(services, call, kind, utterance, body.history(), body.tools)
-    reply, _ = services.replies.reply(key, lambda: Reply.new(), produce)
+    # Without a platform id, only an identical retry shortly after is the same request.
+    ttl = None if call.stable else UNSTABLE_REPLY_TTL_S
+    reply, _ = services.replies.reply(key, Reply.new, produce, ttl)
     ids = CompletionIds(body.model, reply.completion_id, reply.created)
     if body.stream:
         return StreamingResponse(

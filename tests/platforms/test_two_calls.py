@@ -94,7 +94,7 @@ def test_a_patient_across_two_calls(two_calls: tuple[PlatformApp, Clock]) -> Non
     catheter = say(app, first, "how long will the catheter stay in?", clock)
     assert "day 6" in catheter and "due out" in catheter  # his stage, from his record
     assert "7 to 10" in catheter
-    assert "night bag" in say(app, first, "which bag should I use with my catheter?", clock)
+    assert "night bag" in say(app, first, "which catheter bag should I use?", clock)
 
     before = app.ids()
     booked = say(app, first, "I'd like to speak to a nurse please", clock)
@@ -118,7 +118,7 @@ def test_a_patient_across_two_calls(two_calls: tuple[PlatformApp, Clock]) -> Non
     while not turns and time.monotonic() < deadline:
         time.sleep(0.1)
         turns = app.live.services.turns.recent(conversation_id="vapi:second-call")
-    assert [t.question for t in turns] == ["which bag should I use with my catheter, and at night?"]
+    assert [t.question for t in turns] == ["which catheter bag should I use, and at night?"]
     assert turns[0].patient_id == "pt-walter" and turns[0].outcome == "answered"
 
 

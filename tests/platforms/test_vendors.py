@@ -134,7 +134,6 @@ def test_did_x_api_key_and_non_streaming_content_reply(platform_app: PlatformApp
 
 def test_tavus_speculative_partials_escalate_once(platform_app: PlatformApp) -> None:
     request = copy.deepcopy(vendor("tavus")["request"])
-    request["messages"][1]["content"] += " Call ref tavus-spec-1."  # one conversation
     before = platform_app.ids()
     partials = ["I have a", "I have a pain in my", CALF]
     with ThreadPoolExecutor(max_workers=3) as pool:
@@ -222,3 +221,21 @@ def test_platform_key_cannot_name_a_patient(platform_app: PlatformApp) -> None:
     new = platform_app.new_since(before)
     assert new and all(e["patient_id"] is None for e in new)
     assert PATIENT_PHONE not in response.text
+
+
+def test_one_escalation_per_call_and_danger_sign(platform_app: PlatformApp) -> None:
+    request = copy.deepcopy(vendor("vapi")["request"])
+    request["call"]["id"] = "same-concern-twice"
+    request["customer"]["number"] = "+14155550100"
+    before = platform_app.ids()
+    body = with_turns(request, ("user", CALF))
+    said, _, _ = sse(platform_app.post(body))
+    body["messages"].append({"role": "assistant", "content": said})
+    body["messages"].append({"role": "user", "content": "my calf is swollen and it really hurts"})
+    sse(platform_app.post(body))
+    assert [e["red_flag_rule"] for e in platform_app.new_since(before)] == ["calf_clot_signs"]
+    body["messages"].append({"role": "assistant", "content": "..."})
+    body["messages"].append({"role": "user", "content": "I have crushing chest pain right now"})
+    sse(platform_app.post(body))
+    rules = sorted(e["red_flag_rule"] for e in platform_app.new_since(before))
+    assert rules == ["calf_clot_signs", "chest_pain"]
