@@ -14,13 +14,14 @@ import logging
 import re
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from app.composers.base import AnswerComposer, CannotAnswer, CompositionRequest, Message
 from app.composers.extractive import answering_documents
+from app.errors import EscalationWithheldError
 from app.replies import (
     NEEDS_CHECKING_TODAY,
     NOT_CONFIDENT,
@@ -86,6 +87,8 @@ class TurnContext:
     # Ties the turns of one call or session together (a platform's call id, a socket's id).
     conversation_id: str | None = None
     channel: str = "api"
+    # Asked before an escalation opens; False withholds it (a newer request replaced this one).
+    may_escalate: Callable[[], Awaitable[bool]] | None = None
 
 
 class _Timer:
@@ -411,6 +414,8 @@ class Assistant:
         rule: str | None,
         timer: _Timer,
     ) -> Escalation:
+        if context.may_escalate is not None and not await context.may_escalate():
+            raise EscalationWithheldError("a newer request in this call replaced this one")
         started = time.perf_counter()
         new = NewEscalation(
             patient_id=context.patient_id,

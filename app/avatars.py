@@ -60,6 +60,10 @@ class AvatarHub:
             "speaks_itself": session.speaks_itself,
         }
 
+    def has_patient(self, patient_id: str) -> bool:
+        """Whether a live session was started for this patient (with his key)."""
+        return any(bound.patient_id == patient_id for bound in self._sessions.values())
+
     def session(self, session_id: str, patient_id: str | None) -> AvatarSession | None:
         bound = self._sessions.get(session_id)
         if bound is None or bound.patient_id != patient_id:

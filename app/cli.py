@@ -102,8 +102,15 @@ def _parser() -> argparse.ArgumentParser:
     patient_add.add_argument("patient_id")
     patient_add.add_argument("--name", required=True)
     patient_add.add_argument("--surgery-date", type=date.fromisoformat)
-    patient_add.add_argument("--approach", choices=["robotic", "laparoscopic", "open"])
+    patient_add.add_argument(
+        "--surgery-type", "--approach", dest="approach", choices=["robotic", "laparoscopic", "open"]
+    )
     patient_add.add_argument("--catheter-out", type=date.fromisoformat)
+    patient_add.add_argument(
+        "--phone", help="his phone number; national numbers in the clinic's country"
+    )
+    patient_add.add_argument("--dob", type=date.fromisoformat, help="date of birth, YYYY-MM-DD")
+    patient_add.add_argument("--preferred-contact", choices=["phone", "sms", "email"])
     patient_add.set_defaults(handler=_cmd_patient_add)
     rotate = patient_sub.add_parser("rotate-key", help="a new key; the old one stops working")
     rotate.add_argument("patient_id")
@@ -298,17 +305,37 @@ def _cmd_staff_add(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cmd_patient_add(args: argparse.Namespace, settings: Settings) -> int:
+    from pydantic import ValidationError
+
+    from app.errors import AppError
     from app.main import build_services
+    from app.patient_records import register_patient
+    from app.schemas_patients import NewPatient
 
     services = build_services(settings, load_model=False)
     try:
-        patient, key = services.people.add_patient(
-            args.patient_id, args.name, args.surgery_date, args.approach, args.catheter_out
+        new = NewPatient(
+            id=args.patient_id,
+            name=args.name,
+            phone=args.phone,
+            date_of_birth=args.dob,
+            surgery_date=args.surgery_date,
+            surgery_type=args.approach,
+            catheter_out_on=args.catheter_out,
+            preferred_contact=args.preferred_contact,
         )
-    except ValueError as exc:
+        patient, key = register_patient(services, new)
+    except ValidationError as exc:
+        _fail("; ".join(str(e["msg"]) for e in exc.errors()), True)
+        return EXIT_FATAL
+    except (AppError, ValueError) as exc:
         _fail(str(exc), True)
         return EXIT_FATAL
-    print(json.dumps({"id": patient.id, "name": patient.display_name, "key": key}))
+    print(
+        json.dumps(
+            {"id": patient.id, "name": patient.display_name, "phone": patient.phone, "key": key}
+        )
+    )
     print("Give this key to the patient: it is shown only once.", file=sys.stderr)
     return EXIT_OK
 

@@ -68,3 +68,15 @@ class CorpusNotWritableError(AppError):
 class UnknownTurnError(AppError):
     def __init__(self, turn_id: str) -> None:
         super().__init__(f"no stored turn has id '{turn_id}'")
+
+
+class InvalidPhoneNumberError(AppError):
+    """A phone number that cannot be written in E.164 for the clinic's country."""
+
+
+class EscalationWithheldError(AppError):
+    """A turn stopped before escalating: a newer request in the same call replaced it."""
+
+
+class PatientExistsError(AppError):
+    """A patient id that is already registered."""

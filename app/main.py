@@ -15,6 +15,7 @@ from fastapi import FastAPI
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.avatars import AvatarHub
+from app.caller_id import CallerDesk
 from app.composers.base import AnswerComposer
 from app.composers.extractive import ExtractiveComposer
 from app.composers.generated import build_composer
@@ -28,6 +29,7 @@ from app.logs import configure_logging
 from app.metrics import Metrics
 from app.middleware import BodyLimit, RequestContext
 from app.people import People
+from app.platform_replies import CallSequence, ReplyBook
 from app.preview import PreviewDesk
 from app.ratelimits import RateLimits
 from app.review_digest import ReviewReminders, digest_channels
@@ -128,6 +130,16 @@ def build_services(
         ),
         avatars=avatars,
         marks=TurnMarks(sessions, clock),
+        replies=ReplyBook(settings.platform_reply_ttl_s),
+        calls=CallSequence(settings.platform_settle_s),
+        callers=CallerDesk(
+            people,
+            clock,
+            clinic.country,
+            clinic.date_order,
+            settings.caller_id_max_failures,
+            settings.caller_id_lock_s,
+        ),
     )
     services.gaps = GapsReport(
         turns=services.turns,
@@ -297,6 +309,7 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
         health,
         pages,
         patients,
+        retell,
         reviews,
         staff,
         voice,
@@ -307,6 +320,7 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
         ask,
         clinic,
         chat,
+        retell,
         voice,
         avatar,
         escalations,

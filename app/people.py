@@ -14,7 +14,12 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.audit import GENESIS, ChainReport, row_hash, verify_chain
-from app.errors import ForbiddenError, NotAuthenticatedError, UnknownPatientError
+from app.errors import (
+    ForbiddenError,
+    NotAuthenticatedError,
+    PatientExistsError,
+    UnknownPatientError,
+)
 from app.records import AuditRow, PageTokenRow, PatientRow, StaffKeyRow
 from app.security import hash_key, new_key
 
@@ -24,6 +29,7 @@ LAST_USED_EVERY = timedelta(minutes=1)
 
 Role = Literal["coordinator", "clinician", "admin"]
 ROLES: tuple[Role, ...] = ("coordinator", "clinician", "admin")
+CONTACT_CHANNELS = ("phone", "sms", "email")
 
 
 @dataclass(frozen=True)
@@ -48,15 +54,23 @@ class Patient:
     surgery_date: date | None
     approach: str | None
     catheter_out_on: date | None
+    phone: str | None = None
+    date_of_birth: date | None = None
+    preferred_contact: str | None = None
 
     def recovery_stage(self, today: date) -> str | None:
-        """A short description for composers: weeks since surgery and catheter status."""
+        """A short description for composers: days (then weeks) since surgery and whether
+        the catheter is still in."""
         if not self.surgery_date:
             return None
-        weeks = (today - self.surgery_date).days // 7
-        parts = [f"{weeks} weeks after {self.approach or ''} surgery".replace("  ", " ")]
-        if self.catheter_out_on:
+        days = (today - self.surgery_date).days
+        approach = f"{self.approach} " if self.approach else ""
+        when = f"day {days}" if days < 28 else f"{days // 7} weeks"
+        parts = [f"{when} after {approach}surgery"]
+        if self.catheter_out_on and self.catheter_out_on <= today:
             parts.append(f"catheter out since {self.catheter_out_on.isoformat()}")
+        elif self.catheter_out_on:
+            parts.append(f"catheter still in, due out {self.catheter_out_on.isoformat()}")
         return ", ".join(parts)
 
 
@@ -155,7 +169,16 @@ class People:
         approach: str | None = None,
         catheter_out_on: date | None = None,
         actor: str = "cli",
+        *,
+        phone: str | None = None,
+        date_of_birth: date | None = None,
+        preferred_contact: str | None = None,
     ) -> tuple[Patient, str]:
+        """``phone`` must already be E.164 (``app.phone_numbers.to_e164``)."""
+        if preferred_contact is not None and preferred_contact not in CONTACT_CHANNELS:
+            raise ValueError(f"preferred contact must be one of {', '.join(CONTACT_CHANNELS)}")
+        if phone is not None and not phone.startswith("+"):
+            raise ValueError("the phone number must be in E.164 form, e.g. +441223000000")
         key = new_key("acp")
         row = PatientRow(
             id=patient_id,
@@ -163,12 +186,15 @@ class People:
             surgery_date=surgery_date,
             approach=approach,
             catheter_out_on=catheter_out_on,
+            phone=phone,
+            date_of_birth=date_of_birth,
+            preferred_contact=preferred_contact,
             key_hash=hash_key(key),
             created_at=self._clock(),
         )
         with self._sessions.begin() as session:
             if session.get(PatientRow, patient_id) is not None:
-                raise ValueError(f"a patient with id '{patient_id}' already exists")
+                raise PatientExistsError(f"a patient with id '{patient_id}' already exists")
             session.add(row)
             self._append(session, actor, "patient.create", "patient", patient_id)
         return _patient(row), key
@@ -191,6 +217,12 @@ class People:
         if row is None:
             raise UnknownPatientError(patient_id)
         return _patient(row)
+
+    def patients_by_phone(self, phone: str) -> list[Patient]:
+        """Patients registered with this E.164 number."""
+        with self._sessions() as session:
+            rows = session.scalars(select(PatientRow).where(PatientRow.phone == phone)).all()
+        return [_patient(row) for row in rows]
 
     def patient_for_key(
         self, patient_id: str, key: str | None, source: str | None = None
@@ -430,4 +462,13 @@ def _member(row: StaffKeyRow) -> StaffMember:
 
 
 def _patient(row: PatientRow) -> Patient:
-    return Patient(row.id, row.display_name, row.surgery_date, row.approach, row.catheter_out_on)
+    return Patient(
+        row.id,
+        row.display_name,
+        row.surgery_date,
+        row.approach,
+        row.catheter_out_on,
+        phone=row.phone,
+        date_of_birth=row.date_of_birth,
+        preferred_contact=row.preferred_contact,
+    )

@@ -38,6 +38,10 @@ class PatientRow(Base):
     surgery_date: Mapped[date | None] = mapped_column(Date, nullable=True)
     approach: Mapped[str | None] = mapped_column(String(20), nullable=True)
     catheter_out_on: Mapped[date | None] = mapped_column(Date, nullable=True)
+    # E.164; several patients may share a number (their dates of birth tell them apart).
+    phone: Mapped[str | None] = mapped_column(String(20), nullable=True, index=True)
+    date_of_birth: Mapped[date | None] = mapped_column(Date, nullable=True)
+    preferred_contact: Mapped[str | None] = mapped_column(String(10), nullable=True)
     key_hash: Mapped[str] = mapped_column(String(64), unique=True, index=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     key_rotated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.assistant import Assistant, TurnContext
 from app.avatars import AvatarHub
+from app.caller_id import CallerDesk
 from app.composers.base import AnswerComposer, Message
 from app.connections import SocketCaps
 from app.documents import DocumentDesk
@@ -30,6 +31,7 @@ from app.errors import InvalidQuestionError, NotAuthenticatedError
 from app.gaps import GapsReport
 from app.metrics import Metrics
 from app.people import Patient, People
+from app.platform_replies import CallSequence, ReplyBook
 from app.preview import PreviewDesk
 from app.ratelimits import RateLimits
 from app.review_digest import ReviewReminders
@@ -69,6 +71,9 @@ class Services:
     alerts: AlertOutbox
     avatars: AvatarHub
     marks: TurnMarks
+    replies: ReplyBook
+    calls: CallSequence
+    callers: CallerDesk
     limits: RateLimits = field(default_factory=lambda: RateLimits({}))
     sockets: SocketCaps = field(default_factory=lambda: SocketCaps(20, 3))
     alert_bursts: AlertBursts | None = None
@@ -220,6 +225,7 @@ class Services:
             log.info("re-ingest: %s", report.counts)
 
     async def stop(self) -> None:
+        await self.replies.drain()
         if self.assistant is not None:
             await self.assistant.drain()
         await self.avatars.close_all()

@@ -137,6 +137,29 @@ class Settings(BaseSettings):
         "pairs; the id names the platform in the audit trail. A plain `key` gets the id "
         "`platform-` and the first 8 hex digits of its SHA-256.",
     )
+    platform_reply_ttl_s: float = Field(
+        default=300.0,
+        gt=0,
+        description="How long a platform's retried request gets the reply already given.",
+    )
+    platform_settle_s: float = Field(
+        default=0.4,
+        ge=0,
+        le=5,
+        description="A call's newest request escalates only if no newer one arrives by then "
+        "(Tavus speculative partials).",
+    )
+    retell_allowed_addresses: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Client addresses allowed on the Retell socket, comma separated; any "
+        "when empty.",
+    )
+    caller_id_max_failures: int = Field(
+        default=3, ge=1, description="Wrong dates of birth before a number is locked."
+    )
+    caller_id_lock_s: float = Field(
+        default=900.0, gt=0, description="How long identification stays locked for a number."
+    )
     llm_base_url: str | None = None
     llm_model: str = "gpt-4o-mini"
     llm_api_key: SecretStr | None = None
@@ -158,7 +181,7 @@ class Settings(BaseSettings):
     avatar: AvatarSettings = AvatarSettings()
     workspace: WorkspaceSettings = WorkspaceSettings()
 
-    @field_validator("platform_keys", mode="before")
+    @field_validator("platform_keys", "retell_allowed_addresses", mode="before")
     @classmethod
     def _split_keys(cls, value: object) -> object:
         if isinstance(value, str):

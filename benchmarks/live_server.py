@@ -38,7 +38,13 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def serve(data_dir: str, corpus: str, port: int, voice_ack_after_s: float = 0.8) -> None:
+def serve(
+    data_dir: str,
+    corpus: str,
+    port: int,
+    voice_ack_after_s: float = 0.8,
+    platform_key: str | None = None,
+) -> None:
     """The server process: the real app, built from settings, under uvicorn."""
     import uvicorn
 
@@ -55,6 +61,7 @@ def serve(data_dir: str, corpus: str, port: int, voice_ack_after_s: float = 0.8)
         voice_ack_after_s=voice_ack_after_s,
         log_level="ERROR",
         security=UNLIMITED,
+        platform_keys=platform_key or "",
     )
     uvicorn.Server(uvicorn_config(create_app(settings), settings, "127.0.0.1", port)).run()
 

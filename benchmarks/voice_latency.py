@@ -13,7 +13,12 @@ each session wait between an answer and its next question, as a patient listenin
 answer and speaking again would, with the sessions' first questions spread over it.
 
     python benchmarks/voice_latency.py [--sessions 50] [--per-session 5] [--single 30]
-                                       [--pause 0]
+                                       [--pause 0] [--platform]
+
+``--platform`` adds, in the same run and against the same server, the platforms' paths:
+the same number of concurrent calls over the custom-LLM HTTP endpoint (time to the first
+streamed content chunk) and over the Retell socket (time to the first ``response`` event
+with content), each call asking its questions in turn; p95 beside the /v1/voice figure.
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import httpx
 from live_server import free_port, serve, stop, wait_ready
 from websockets.asyncio.client import ClientConnection, connect
 
@@ -43,6 +49,7 @@ ACK_AFTER_S = 5.0
 """Longer than any turn here, so the filler acknowledgement never counts as a sentence."""
 TURN_TIMEOUT_S = 60.0
 TARGET_P95_MS = 150.0
+PLATFORM_KEY = "benchmark-platform-key"
 
 
 @dataclass(frozen=True)
@@ -61,6 +68,7 @@ def main() -> None:
     parser.add_argument("--per-session", type=int, default=5)
     parser.add_argument("--single", type=int, default=30, help="questions in the single pass")
     parser.add_argument("--warmup", type=int, default=5)
+    parser.add_argument("--platform", action="store_true", help="also time the platform endpoints")
     parser.add_argument(
         "--pause",
         type=float,
@@ -78,7 +86,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         port = free_port()
         server = multiprocessing.get_context("spawn").Process(
-            target=serve, args=(tmp, str(args.corpus.resolve()), port, ACK_AFTER_S), daemon=True
+            target=serve,
+            args=(tmp, str(args.corpus.resolve()), port, ACK_AFTER_S, PLATFORM_KEY),
+            daemon=True,
         )
         started = time.perf_counter()
         server.start()
@@ -87,7 +97,10 @@ def main() -> None:
             print(f"server ready in {time.perf_counter() - started:.1f} s (ingest included)")
             url = f"ws://127.0.0.1:{port}/v1/voice"
             plan = Plan(args.sessions, args.per_session, args.single, args.warmup, args.pause)
-            asyncio.run(run(url, questions, plan))
+            loaded = asyncio.run(run(url, questions, plan))
+            if args.platform:
+                base = f"127.0.0.1:{port}"
+                asyncio.run(run_platforms(base, questions, plan, loaded))
         finally:
             stop(server)
 
@@ -101,7 +114,7 @@ class Plan:
     pause: float
 
 
-async def run(url: str, questions: list[str], plan: Plan) -> None:
+async def run(url: str, questions: list[str], plan: Plan) -> float:
     def take(start: int, count: int) -> list[str]:
         return [questions[(start + i) % len(questions)] for i in range(count)]
 
@@ -141,6 +154,109 @@ async def run(url: str, questions: list[str], plan: Plan) -> None:
         f"{p95_alone:.1f} ms alone, ratio {ratio:.2f}; "
         f"target < {TARGET_P95_MS:.0f} ms at {sessions} sessions: {verdict}"
     )
+    return p95_loaded
+
+
+async def run_platforms(base: str, questions: list[str], plan: Plan, voice_p95: float) -> None:
+    """Concurrent calls over the custom-LLM endpoint, then over the Retell socket."""
+
+    def take(start: int, count: int) -> list[str]:
+        return [questions[(start + i) % len(questions)] for i in range(count)]
+
+    async with httpx.AsyncClient(timeout=TURN_TIMEOUT_S) as client:
+        http = await asyncio.gather(
+            *(
+                http_call(client, base, f"bench-{s}", take(s * plan.per_session, plan.per_session))
+                for s in range(plan.sessions)
+            )
+        )
+    retell = await asyncio.gather(
+        *(
+            retell_call(base, f"bench-{s}", take(s * plan.per_session + 1, plan.per_session))
+            for s in range(plan.sessions)
+        )
+    )
+    for label, results in (("custom-LLM HTTP", http), ("Retell socket", retell)):
+        firsts = [ms for call in results for ms in call]
+        p95 = percentile(firsts, 0.95)
+        print(
+            f"{label}: {plan.sessions} concurrent calls, n={len(firsts)}  "
+            f"p50={percentile(firsts, 0.5):.1f} ms  p95={p95:.1f} ms to the first sentence; "
+            f"ratio to /v1/voice p95 in this run {ratio(p95, voice_p95):.2f}"
+        )
+
+
+def ratio(value: float, reference: float) -> float:
+    return value / reference if reference else float("nan")
+
+
+async def http_call(
+    client: httpx.AsyncClient, base: str, call_id: str, texts: list[str]
+) -> list[float]:
+    """One Vapi-style call: the whole conversation each request, streamed answers."""
+    messages: list[dict[str, str]] = []
+    firsts: list[float] = []
+    for text in texts:
+        messages.append({"role": "user", "content": text})
+        body = {"model": "aftercare", "stream": True, "messages": messages, "call": {"id": call_id}}
+        sent = time.perf_counter()
+        first: float | None = None
+        answer = ""
+        async with client.stream(
+            "POST",
+            f"http://{base}/v1/chat/completions",
+            json=body,
+            headers={"Authorization": f"Bearer {PLATFORM_KEY}"},
+        ) as response:
+            async for line in response.aiter_lines():
+                if not line.startswith("data: ") or line == "data: [DONE]":
+                    continue
+                delta = json.loads(line[6:])["choices"][0]["delta"].get("content")
+                if delta and first is None:
+                    first = (time.perf_counter() - sent) * 1000
+                answer += delta or ""
+        if first is not None:
+            firsts.append(first)
+        messages.append({"role": "assistant", "content": answer})
+    return firsts
+
+
+async def retell_call(base: str, call_id: str, texts: list[str]) -> list[float]:
+    """One Retell call: call details, then one response_required per question."""
+    firsts: list[float] = []
+    transcript: list[dict[str, str]] = []
+    url = f"ws://{base}/v1/retell/{call_id}?key={PLATFORM_KEY}"
+    async with connect(url, open_timeout=60) as ws:
+        await ws.send(
+            json.dumps({"interaction_type": "call_details", "call": {"call_id": call_id}})
+        )
+        for number, text in enumerate(texts, start=1):
+            transcript.append({"role": "user", "content": text})
+            await ws.send(
+                json.dumps(
+                    {
+                        "interaction_type": "response_required",
+                        "response_id": number,
+                        "transcript": transcript,
+                    }
+                )
+            )
+            sent = time.perf_counter()
+            first: float | None = None
+            answer = ""
+            while True:
+                event = json.loads(await asyncio.wait_for(ws.recv(), TURN_TIMEOUT_S))
+                if event.get("response_id") != number:
+                    continue
+                if event["content"] and first is None:
+                    first = (time.perf_counter() - sent) * 1000
+                answer += event["content"]
+                if event["content_complete"]:
+                    break
+            if first is not None:
+                firsts.append(first)
+            transcript.append({"role": "agent", "content": answer.strip()})
+    return firsts
 
 
 async def session(

@@ -200,6 +200,14 @@ class UrgencyVocabulary(_Strict):
 
 class ClinicConfig(_Strict):
     name: str = "Aftercare demo clinic"
+    country: str = Field(
+        default="GB",
+        pattern=r"^[A-Z]{2}$",
+        description="ISO 3166 country of the clinic: how its numbers are written (E.164).",
+    )
+    date_order: Literal["DMY", "MDY", "YMD"] = Field(
+        default="DMY", description="How patients in this clinic say dates such as 4/3/52."
+    )
     contacts: Contacts = Contacts()
     triage: TriageThresholds = TriageThresholds()
     care_team: CareTeam = CareTeam()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import builtins
+import hashlib
 import logging
 from collections.abc import Callable
 from datetime import datetime
@@ -83,10 +84,16 @@ class EscalationService:
         """Record the escalation, book it when its priority allows, alert the coordinators.
 
         Idempotent on ``new.idempotency_key``: a retry returns the stored escalation (and
-        finishes the booking if the first attempt stopped before it). A later turn of the
-        same patient (or anonymous conversation), reason and danger sign while one is open
-        is added to it: nothing is booked or sent again.
+        finishes the booking if the first attempt stopped before it). Within one call
+        (``new.conversation_id``) the key is the call, the reason and the red-flag rule: a
+        platform's retry or a partial transcript of the same concern books nothing new; a
+        different danger sign still escalates. A later turn of the same patient (or
+        anonymous conversation), reason and danger sign while one is open is added to it.
         """
+        if new.conversation_id:
+            scope = f"{new.conversation_id}\x00{new.reason}\x00{new.red_flag_rule or ''}"
+            digest = hashlib.sha256(scope.encode()).hexdigest()[:40]
+            new = new.model_copy(update={"idempotency_key": f"conversation:{digest}"})
         escalation, created = await asyncio.to_thread(self._repository.create, new)
         retry = escalation.idempotency_key is not None and (
             escalation.idempotency_key == new.idempotency_key

@@ -11,15 +11,24 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import ValidationError
 
-from app.assistant import TurnContext
-from app.auth import PlatformCaller, authenticate_platform
-from app.deps import client_address, presented_key
-from app.errors import AppError, NotAuthenticatedError, RateLimitedError
-from app.openai_compat import ChatRequest, CompletionIds, openai_error, transfer_destination
+from app.auth import authenticate_platform
+from app.deps import client_address
+from app.errors import NotAuthenticatedError, RateLimitedError
+from app.openai_compat import ChatRequest, CompletionIds, openai_error
+from app.platform_calls import identify_call, reply_key
+from app.platform_conversation import plan_reply
+from app.platform_replies import Reply
+from app.platform_turns import platform_key
 from app.services import Services
-from app.turn import CompletedEvent, SentenceEvent, TurnResult
 
 router = APIRouter(tags=["platforms"])
+UNSTABLE_REPLY_TTL_S = 20.0
+
+
+def _error(
+    status: int, message: str, kind: str, code: str | None, param: str | None = None
+) -> Response:
+    return JSONResponse(openai_error(message, kind, code, param), status_code=status)
 
 
 @router.post("/v1/chat/completions", response_model=None)
@@ -29,7 +38,7 @@ async def chat_completions(request: Request) -> Response:
     address = client_address(request)
     try:
         caller = await asyncio.to_thread(
-            authenticate_platform, services, presented_key(request), address
+            authenticate_platform, services, platform_key(request.headers), address
         )
         services.limits.check("chat", address, caller.id)
     except RateLimitedError as exc:
@@ -39,101 +48,58 @@ async def chat_completions(request: Request) -> Response:
             headers={"Retry-After": str(math.ceil(exc.retry_after))},
         )
     except NotAuthenticatedError:
-        return JSONResponse(
-            openai_error("Invalid or missing API key.", "invalid_request_error", "invalid_api_key"),
-            status_code=401,
+        return _error(
+            401, "Invalid or missing API key.", "invalid_request_error", "invalid_api_key"
         )
     try:
         body = ChatRequest.model_validate(await request.json())
     except (ValidationError, json.JSONDecodeError, UnicodeDecodeError) as exc:
-        return JSONResponse(
-            openai_error(f"Invalid request body: {exc}", "invalid_request_error", None),
-            status_code=400,
+        return _error(400, f"Invalid request body: {exc}", "invalid_request_error", None)
+    kind = body.last_kind()
+    if kind == "none":
+        return _error(
+            400,
+            "The request has no user message to answer.",
+            "invalid_request_error",
+            None,
+            "messages",
         )
-    utterance = body.utterance()
-    if utterance is None:
-        return JSONResponse(
-            openai_error(
-                "The request has no user message to answer.",
-                "invalid_request_error",
-                None,
-                "messages",
-            ),
-            status_code=400,
-        )
+    utterance = body.utterance() or ""
     if len(utterance) > services.settings.max_question_chars:
-        return JSONResponse(
-            openai_error(
-                "The user message is too long.", "invalid_request_error", None, "messages"
-            ),
-            status_code=400,
+        return _error(
+            400, "The user message is too long.", "invalid_request_error", None, "messages"
         )
     if services.assistant is None:
-        return JSONResponse(
-            openai_error("The assistant is still loading.", "server_error", "not_ready"),
-            status_code=503,
-        )
-    patient_id = await asyncio.to_thread(_patient_ref, services, body, caller, address)
-    context = services.turn_context(patient_id, body.history(), channel="chat")
-    ids = CompletionIds(body.model)
-    tool = body.transfer_tool()
+        return _error(503, "The assistant is still loading.", "server_error", "not_ready")
+    call = identify_call(request.headers, body)
+    key = reply_key(call, body, kind, utterance)
+    produce = plan_reply(services, call, kind, utterance, body.history(), body.tools)
+    # Without a platform id, only an identical retry shortly after is the same request.
+    ttl = None if call.stable else UNSTABLE_REPLY_TTL_S
+    reply, _ = services.replies.reply(key, Reply.new, produce, ttl)
+    ids = CompletionIds(body.model, reply.completion_id, reply.created)
     if body.stream:
         return StreamingResponse(
-            _stream(services, utterance, context, ids, tool),
+            _stream(reply, ids),
             media_type="text/event-stream",
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
-    result = await services.assistant.ask(utterance, context)
-    services.metrics.observe(result, "platform")
-    calls = _tool_calls(services, result, ids, tool)
-    return JSONResponse(ids.completion(result.answer, calls, len(result.answer.split())))
+    await reply.complete()
+    if reply.failed and not reply.sentences:
+        return _error(500, "The answer could not be produced.", "server_error", "turn_failed")
+    words = len(reply.text.split())
+    return JSONResponse(ids.completion(reply.text, reply.tool_calls or None, words))
 
 
-def _patient_ref(
-    services: Services, body: ChatRequest, caller: PlatformCaller, address: str | None
-) -> str | None:
-    """A platform (trusted by its key) may name the patient in `user` or `metadata`."""
-    ref = body.user or (body.metadata or {}).get("patient_id")
-    if not isinstance(ref, str) or not ref:
-        return None
-    try:
-        services.people.patient(ref)
-    except AppError:
-        return None
-    services.people.audit(
-        caller.actor, "chat.completions", "turn", ref, key_id=caller.id, source=address
-    )
-    return ref
-
-
-def _tool_calls(
-    services: Services, result: TurnResult, ids: CompletionIds, tool: str | None
-) -> list[dict[str, object]] | None:
-    destination = transfer_destination(result, services.clinic)
-    if tool is None or destination is None:
-        return None
-    return [ids.tool_call(tool, destination)]
-
-
-async def _stream(
-    services: Services, utterance: str, context: TurnContext, ids: CompletionIds, tool: str | None
-) -> AsyncIterator[str]:
-    assert services.assistant is not None
+async def _stream(reply: Reply, ids: CompletionIds) -> AsyncIterator[str]:
     yield ids.chunk({"role": "assistant", "content": ""})
-    result: TurnResult | None = None
     first = True
-    async for event in services.assistant.turn(utterance, context):
-        if isinstance(event, SentenceEvent):
-            yield ids.chunk({"content": event.text if first else " " + event.text})
-            first = False
-        elif isinstance(event, CompletedEvent):
-            result = event.result
+    async for sentence in reply.follow():
+        yield ids.chunk({"content": sentence if first else " " + sentence})
+        first = False
     finish = "stop"
-    if result is not None:
-        services.metrics.observe(result, "platform")
-        calls = _tool_calls(services, result, ids, tool)
-        if calls:
-            yield ids.chunk({"tool_calls": calls})
-            finish = "tool_calls"
+    if reply.tool_calls:
+        yield ids.chunk({"tool_calls": reply.tool_calls})
+        finish = "tool_calls"
     yield ids.chunk({}, finish)
     yield "data: [DONE]\n\n"

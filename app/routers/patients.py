@@ -1,4 +1,5 @@
-"""Patients' page sessions, and staff's export and erasure of one patient's data."""
+"""Patients: staff register and read records; page sessions; export and erasure of one
+patient's data."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from app.deps import AddressDep, AdminDep, CoordinatorDep, ServicesDep
 from app.errors import NotAuthenticatedError
 from app.governance import erase_patient, export_patient
+from app.patient_records import register_patient
+from app.schemas_patients import NewPatient, PatientPublic, RegisteredPatient
 
 router = APIRouter(prefix="/v1", tags=["patients"])
 
@@ -62,3 +65,21 @@ async def erase(
     patient_id: str, services: ServicesDep, staff: AdminDep, address: AddressDep
 ) -> dict[str, int]:
     return await erase_patient(services, patient_id, staff.actor, address)
+
+
+@router.post("/patients", response_model=RegisteredPatient, status_code=201)
+async def add_patient(
+    body: NewPatient, services: ServicesDep, staff: CoordinatorDep
+) -> RegisteredPatient:
+    patient, key = await asyncio.to_thread(register_patient, services, body)
+    services.people.audit(staff.actor, "patients.add", f"patient:{patient.id}", patient.id)
+    return RegisteredPatient(**PatientPublic.of(patient).model_dump(), key=key)
+
+
+@router.get("/patients/{patient_id}", response_model=PatientPublic)
+async def get_patient(
+    patient_id: str, services: ServicesDep, staff: CoordinatorDep
+) -> PatientPublic:
+    patient = await asyncio.to_thread(services.people.patient, patient_id)
+    services.people.audit(staff.actor, "patients.read", f"patient:{patient.id}", patient.id)
+    return PatientPublic.of(patient)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import re
+import uuid
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
@@ -53,15 +54,17 @@ PERSONA_PROMPT = (
 )
 
 
-def conversational_context(patient_ref: str | None) -> str:
-    """The per-conversation context, carrying the patient's reference as a marker."""
+def conversational_context(patient_ref: str | None, conversation_ref: str | None = None) -> str:
+    """The per-conversation context, carrying the patient's reference as a marker, and a
+    conversation marker: Tavus's LLM requests carry no conversation id of their own."""
+    call = f"[aftercare-conversation:{conversation_ref}] " if conversation_ref else ""
     if patient_ref is None:
-        return "The patient has not been identified. Speak calmly and plainly."
+        return f"{call}The patient has not been identified. Speak calmly and plainly."
     if not _PATIENT_REF.match(patient_ref):
         raise ValueError("A patient reference is 1-128 letters, digits, '.', '_', ':' or '-'.")
     return (
-        f"[aftercare-patient-ref:{patient_ref}] You are talking with a patient recovering "
-        "from radical prostatectomy. Speak calmly and plainly."
+        f"{call}[aftercare-patient-ref:{patient_ref}] You are talking with a patient "
+        "recovering from radical prostatectomy. Speak calmly and plainly."
     )
 
 
@@ -192,7 +195,9 @@ class TavusProvider:
                 "replica_id": self._replica_id,
                 "conversation_name": "Aftercare",
                 "callback_url": self.callback_url,
-                "conversational_context": conversational_context(patient_ref),
+                "conversational_context": conversational_context(
+                    patient_ref, f"tavus-{uuid.uuid4().hex}"
+                ),
                 "properties": {
                     "max_call_duration": self._settings.tavus_max_call_duration_s,
                     "participant_left_timeout": self._settings.tavus_participant_left_timeout_s,

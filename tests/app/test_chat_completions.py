@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import httpx
 import openai
 import pytest
@@ -73,7 +75,8 @@ def test_red_flag_emits_a_transfer_tool_call(live_app: LiveApp) -> None:
     assert calls, "expected a transferCall tool call"
     call = calls[0][0]
     assert call.function and call.function.name == "transferCall"
-    assert live_app.services.clinic.contacts.emergency_number in (call.function.arguments or "")
+    # Emergencies transfer to the on-call team, in E.164; the patient hears to dial 999.
+    assert json.loads(call.function.arguments or "{}") == {"destination": "+441223000000"}
     assert chunks[-1].choices[0].finish_reason == "tool_calls"
     text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
     assert live_app.services.clinic.contacts.emergency_number in text

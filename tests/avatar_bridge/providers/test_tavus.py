@@ -86,6 +86,8 @@ async def test_session_lifecycle(tavus: tuple[VendorState, str], client: httpx.A
     assert conversation["callback_url"] == "https://aftercare.example/v1/avatar/tavus/callback"
     assert conversation["properties"] == {"max_call_duration": 1800, "participant_left_timeout": 30}
     assert patient_ref_from_context(conversation["conversational_context"]) == "patient-42"
+    # Tavus's LLM requests carry no conversation id: the context carries ours.
+    assert "[aftercare-conversation:tavus-" in conversation["conversational_context"]
     assert echo == {
         "message_type": "conversation",
         "event_type": "conversation.echo",
