@@ -48,9 +48,10 @@ from escalation.jobs import make_scheduler
 from escalation.outbox import build_alerts
 from escalation.records import EscalationRepository
 from escalation.scheduling import BuiltinScheduler, Scheduler
-from escalation.service import EscalationService
+from escalation.service import CALLBACK_REASON, EscalationService
 
 log = logging.getLogger("aftercare")
+MULTIPART_OVERHEAD = 64 * 1024
 
 
 def utc_now() -> datetime:
@@ -206,10 +207,13 @@ T = TypeVar("T")
 
 
 async def _booked(escalations: EscalationService, escalation_id: str) -> bool:
+    """Whether the escalation costs a nurse's call: a booked one, or an unidentified
+    caller's callback request (never booked, but a nurse still rings back)."""
     try:
-        return (await escalations.get(escalation_id)).appointment is not None
+        escalation = await escalations.get(escalation_id)
     except UnknownEscalationError:
         return False
+    return escalation.appointment is not None or escalation.attention_reason == CALLBACK_REASON
 
 
 def _loaded(part: T | None) -> T:
@@ -297,7 +301,12 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     )
     app.state.services = built
     install_error_handlers(app)
-    app.add_middleware(BodyLimit, max_bytes=settings.security.max_body_bytes)
+    app.add_middleware(
+        BodyLimit,
+        max_bytes=settings.security.max_body_bytes,
+        # Uploads may be larger; the document route answers its own limit in words.
+        larger={"/v1/documents": settings.workspace.max_upload_bytes + MULTIPART_OVERHEAD},
+    )
     app.add_middleware(RequestContext)
     from app.routers import (
         ask,

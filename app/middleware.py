@@ -34,14 +34,21 @@ class RequestContext:
 
 
 class BodyLimit:
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, larger: dict[str, int] | None = None) -> None:
         self.app = app
-        self.max_bytes = max_bytes
+        self.default_max = max_bytes
+        # Path prefixes allowed more (document uploads); the route checks its own limit.
+        self.larger = dict(larger or {})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        path = str(scope.get("path", ""))
+        limit = next(
+            (size for prefix, size in self.larger.items() if path.startswith(prefix)),
+            self.default_max,
+        )
         for name, value in scope.get("headers", []):
             if name == b"content-length":
                 try:
@@ -49,8 +56,8 @@ class BodyLimit:
                 except ValueError:
                     await _reject(send, 400, "the Content-Length header is not a number")
                     return
-                if announced > self.max_bytes:
-                    await _reject(send, 413, self._message())
+                if announced > limit:
+                    await _reject(send, 413, self._message(limit))
                     return
         received = 0
         started = False
@@ -63,11 +70,11 @@ class BodyLimit:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
+                if received > limit:
                     # Answer now; the app sees a client that went away.
                     refused = True
                     if not started:
-                        await _reject(send, 413, self._message())
+                        await _reject(send, 413, self._message(limit))
                     return {"type": "http.disconnect"}
             return message
 
@@ -85,8 +92,9 @@ class BodyLimit:
             if not refused:
                 raise
 
-    def _message(self) -> str:
-        return f"the request body is over {self.max_bytes} bytes"
+    @staticmethod
+    def _message(limit: int) -> str:
+        return f"the request body is over the limit of {limit} bytes"
 
 
 async def _reject(send: Send, status: int, detail: str) -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import builtins
-import hashlib
 import logging
 from collections.abc import Callable
 from datetime import datetime
@@ -90,10 +89,6 @@ class EscalationService:
         different danger sign still escalates. A later turn of the same patient (or
         anonymous conversation), reason and danger sign while one is open is added to it.
         """
-        if new.conversation_id:
-            scope = f"{new.conversation_id}\x00{new.reason}\x00{new.red_flag_rule or ''}"
-            digest = hashlib.sha256(scope.encode()).hexdigest()[:40]
-            new = new.model_copy(update={"idempotency_key": f"conversation:{digest}"})
         escalation, created = await asyncio.to_thread(self._repository.create, new)
         retry = escalation.idempotency_key is not None and (
             escalation.idempotency_key == new.idempotency_key

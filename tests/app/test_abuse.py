@@ -250,7 +250,8 @@ def test_a_forged_platform_request_cannot_attach_a_turn_to_a_patient(target: Tar
     assert target.services.turns.recent(patient_id="p-victim") == []
     denied = [r for r in target.services.people.audit_trail() if r.action == "platform.auth"]
     assert len(denied) >= len(forged) and all(r.outcome == "denied" for r in denied)
-    # The real platform key works, and the audit names the platform.
+    # The real platform key works, but even it cannot name a patient: callers are known
+    # only by their number confirmed with a date of birth.
     real = httpx.post(
         f"{target.base_url}/v1/chat/completions",
         json=body,
@@ -258,8 +259,10 @@ def test_a_forged_platform_request_cannot_attach_a_turn_to_a_patient(target: Tar
         timeout=60,
     )
     assert real.status_code == 200
-    row = target.services.people.audit_trail("p-victim")[0]
-    assert row.actor == f"platform:{PLATFORM}" and row.key_id == PLATFORM
+    assert [row.action for row in target.services.people.audit_trail("p-victim")] == [
+        "patient.create"
+    ]
+    assert target.services.turns.recent(patient_id="p-victim") == []
 
 
 def test_malformed_staff_credentials_get_401_never_500(target: Target) -> None:

@@ -345,8 +345,10 @@ def test_overdue_documents_are_flagged(workspace_app: WorkspaceApp) -> None:
     (app.settings.corpus_dir / "old-guide.md").write_text(overdue)
     app.services.ingest()
     due = get(app, "/v1/reports/review-due").json()
-    assert [d["doc_id"] for d in due] == ["old-guide"]
-    assert due[0]["overdue"] is True and due[0]["live"] is True  # the default keeps it live
+    # Other tests on the same server may leave overdue guides of their own.
+    mine = [d for d in due if d["doc_id"] == "old-guide"]
+    assert len(mine) == 1
+    assert mine[0]["overdue"] is True and mine[0]["live"] is True  # the default keeps it live
 
 
 def test_weekly_review_digest_reaches_the_clinicians_webhook(workspace_app: WorkspaceApp) -> None:
