@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from escalation.clinic import RulePhrasings
 from escalation.errors import ClinicConfigError
 from escalation.triage import reports_own_state
+from escalation.understanding import is_question
 
 DEFAULT_PHRASINGS_FILE = Path(__file__).with_name("danger_phrasings.yaml")
 
@@ -52,6 +53,17 @@ _AHEAD = re.compile(
     r"|in (?:a|\d+|two|three|four|five|six|seven) (?:days?|weeks?))\b",
     re.IGNORECASE,
 )
+# Inside a question, only a clause that tells of his own state counts ("is it normal that
+# my calf is swollen?"), not one that merely names his things ("which bag for my catheter?").
+_DISCLOSURE = re.compile(
+    r"\b(?:(?:my|his) \w+(?: \w+)? (?:is|are|was|were|has|have|had|keeps?|looks?|feels?"
+    r"|seems?|won't|will not|isn't|is not|hasn't|has not|can't|cannot|stopped|came|fell|hurts?)"
+    r"|(?:i|he) (?:have|has|had|am|is|was|keep|keeps|can't|cannot|can not|feel|feels|felt"
+    r"|noticed|started|woke|haven't|hasn't|have not|has not)"
+    r"|i'm|i've|he's|there's|there (?:is|are|was|were|has been|have been)|(?:is|are) there)\b",
+    re.IGNORECASE,
+)
+_SUBORDINATE_START = re.compile(r"^\W*(?:when|whenever|if|while|as|after|before|since)\b", re.I)
 _LONG_AGO = re.compile(
     r"\b(?:\d+|a|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|a few|several"
     r"|a couple of) (?:months?|years?) (?:ago|back)\b|\blast (?:month|year)\b",
@@ -158,6 +170,11 @@ def speaks_of_him_now(clause: str) -> bool:
     """Reported, present (not long ago, not yet to come), and about the man himself (or the
     man a partner speaks for)."""
     if _OTHER_PERSON.search(clause) or _OLD_HISTORY.search(clause) or _AHEAD.search(clause):
+        return False
+    asked = clause.rstrip().endswith("?") or (
+        is_question(clause) and not _SUBORDINATE_START.match(clause)
+    )
+    if asked and not _DISCLOSURE.search(clause):
         return False
     return reports_own_state(clause)
 

@@ -145,6 +145,8 @@ def test_who_and_when() -> None:
     assert not speaks_of_him_now("if I get a fever what should I do")
     assert not speaks_of_him_now("I had a fever years ago")
     assert not speaks_of_him_now("Catheter comes out tomorrow!")
+    assert not speaks_of_him_now("which bag should I use with my catheter?")
+    assert speaks_of_him_now("is it normal that my calf is swollen?")
     assert speaks_of_him_now("the catheter will not drain")
     assert about_someone_else(["My 26 year old wife has gallstones", "Her wound is red"])
     assert not about_someone_else(["My wife asks about my catheter", "It is blocked"])
