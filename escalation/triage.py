@@ -2095,3 +2095,9 @@ def reports_own_state(text: str) -> bool:
     if supposed >= 0.5:
         return False
     return not (u.question and not u.reported)
+
+
+def count_word(word: str) -> float | None:
+    """A duration's count said in words ("three", "a few", "a couple of"), or None."""
+    value = _NUMBER_WORDS.get(word.lower())
+    return None if value is None else float(value)

@@ -14,6 +14,8 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
+from escalation.triage import count_word
+
 AnswerKind = Literal["when", "how_common", "normal", "can_i", "how_to", "why", "what", "other"]
 Speaker = Literal["patient", "partner", "family"]
 Feeling = Literal["frustration", "anger_at_team", "fear", "embarrassment", "grief"]
@@ -229,25 +231,6 @@ _TIME_SINCE = re.compile(
     r"|operation|prostatectomy))",
     re.IGNORECASE,
 )
-_WORD_NUMBERS = {
-    "one": 1,
-    "two": 2,
-    "three": 3,
-    "four": 4,
-    "five": 5,
-    "six": 6,
-    "seven": 7,
-    "eight": 8,
-    "nine": 9,
-    "ten": 10,
-    "eleven": 11,
-    "twelve": 12,
-    "a few": 3,
-    "several": 4,
-    "a couple of": 2,
-    "a": 1,
-    "an": 1,
-}
 _UNIT_WEEKS = {"day": 1 / 7, "week": 1.0, "month": 4.345, "year": 52.18}
 
 _FEELINGS: tuple[tuple[Feeling, re.Pattern[str]], ...] = (
@@ -391,7 +374,7 @@ def weeks_since_surgery(text: str) -> float | None:
     if match is None:
         return None
     raw = match["num"].lower()
-    count = float(raw) if raw[0].isdigit() else float(_WORD_NUMBERS.get(raw, 1))
+    count = float(raw) if raw[0].isdigit() else (count_word(raw) or 1.0)
     unit = match["unit"].lower().rstrip("s")
     return round(count * _UNIT_WEEKS[unit], 1)
 
