@@ -16,6 +16,17 @@ from ingestion.search import Passage
 
 DONT_KNOW = "I don't know from these guides."
 
+# What each kind of question wants in its answer (``escalation.understanding``).
+ANSWER_KINDS = {
+    "when": "a time: how long, or when, with the condition it depends on.",
+    "how_common": "how common it is: a number or proportion of men, as the passages give it.",
+    "normal": "whether it is normal, and when he should call the team about it.",
+    "can_i": "whether he may do it, and any condition or time before he can.",
+    "how_to": "how to do it, as short spoken steps.",
+    "why": "the reason, in one or two sentences.",
+    "what": "what it is, and why it matters to him.",
+}
+
 HISTORY_MESSAGES = 6
 _HISTORY_CHARS = 400
 
@@ -64,6 +75,11 @@ def build_messages(request: CompositionRequest) -> list[ChatCompletionMessagePar
         parts += ["", f"His recovery stage: {' '.join(request.patient_context.split())}"]
     if request.history:
         parts += ["", "The conversation so far:", *_history_lines(request.history)]
+    wanted = ANSWER_KINDS.get(request.kind)
+    if wanted:
+        parts += ["", f"What he asks for: {wanted}"]
+        if request.strict:
+            parts.append(f'If the passages do not say this, answer exactly "{DONT_KNOW}"')
     parts += ["", f"His question: {' '.join(request.question.split())}"]
     system: ChatCompletionSystemMessageParam = {"role": "system", "content": SYSTEM_PROMPT}
     user: ChatCompletionUserMessageParam = {"role": "user", "content": "\n".join(parts)}

@@ -523,3 +523,15 @@ async def test_turns_through_the_composition_root(
         assert "catheter" in extractive_answer.lower()
     finally:
         await services.stop()
+
+
+def test_prompt_says_what_kind_of_answer_is_wanted(driving: tuple[Passage, ...]) -> None:
+    user = build_messages(
+        CompositionRequest("How long until I can drive?", driving, kind="when", strict=True)
+    )[1].get("content")
+    assert isinstance(user, str)
+    assert "What he asks for: a time" in user
+    assert f'answer exactly "{DONT_KNOW}"' in user
+    assert user.rstrip().endswith("How long until I can drive?")
+    plain = build_messages(CompositionRequest("Hello?", driving))[1].get("content")
+    assert isinstance(plain, str) and "What he asks for" not in plain
