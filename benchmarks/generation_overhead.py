@@ -16,6 +16,7 @@ import argparse
 import asyncio
 import multiprocessing
 import os
+import socket
 import statistics
 import sys
 import tempfile
@@ -27,8 +28,10 @@ os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np
+from live_server import free_port
 from numpy.typing import NDArray
 from openai import AsyncOpenAI
+from scripted_model import serve_model
 
 from app.composers.base import CannotAnswer, CompositionRequest
 from app.composers.extractive import ExtractiveComposer, attribution, select_sentences
@@ -41,7 +44,6 @@ from ingestion.embedding import Embedder
 from ingestion.index import CorpusIndexer
 from ingestion.search import CorpusSearch, Passage
 from ingestion.store import open_collections
-from tests.app.llm_server import Script, ScriptedChatServer
 
 TARGET_P95_MS = 50.0
 
@@ -63,11 +65,14 @@ def main() -> None:
     )
 
 
-def _serve(scripts: dict[str, Script], ready: multiprocessing.Queue[int]) -> None:
-    server = ScriptedChatServer(by_phrase=scripts).start()
-    ready.put(server.port)
-    while True:
-        time.sleep(3600)
+def wait_model(port: int, timeout_s: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise RuntimeError("the scripted model did not start")
 
 
 def scripted_answer(question: str, passages: tuple[Passage, ...]) -> str | None:
@@ -93,7 +98,7 @@ async def run(
 
         questions = [q.question for q in load_questions(questions_file) if q.expected == "answered"]
         requests: list[CompositionRequest] = []
-        scripts: dict[str, Script] = {}
+        answers: dict[str, str] = {}
         for question in questions:
             if any(question != other and question in other for other in questions):
                 continue
@@ -102,14 +107,14 @@ async def run(
             if answer is None:
                 continue
             requests.append(CompositionRequest(question, passages))
-            scripts[question] = Script(answer, first_token_delay_s=ttft_s)
+            answers[question] = answer
 
         context = multiprocessing.get_context("spawn")
-        ready: multiprocessing.Queue[int] = context.Queue()
-        process = context.Process(target=_serve, args=(scripts, ready), daemon=True)
+        port = free_port()
+        process = context.Process(target=serve_model, args=(answers, ttft_s, port), daemon=True)
         process.start()
         try:
-            port = ready.get(timeout=60)
+            wait_model(port)
             vectors = None if embed_passages else sentence_vectors(embedder, requests)
             overheads, outcomes = await measure(port, embedder, requests, runs, ttft_s, vectors)
         finally:

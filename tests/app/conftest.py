@@ -3,31 +3,22 @@
 from __future__ import annotations
 
 import shutil
-import socket
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-import httpx
 import pytest
-import uvicorn
 
 from app.main import build_services, create_app
 from app.services import Services
 from app.serving import uvicorn_config
 from app.settings import Settings
+from tests.support.loopback import LoopbackServer
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"
 PLATFORM_KEY = "test-platform-key"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass
@@ -44,22 +35,15 @@ class LiveApp:
         return self.base_url.replace("http://", "ws://") + "/v1/voice"
 
 
-def serve(settings: Settings, services: Services) -> tuple[uvicorn.Server, threading.Thread, str]:
-    port = free_port()
-    app = create_app(settings, services)
-    server = uvicorn.Server(uvicorn_config(app, settings, "127.0.0.1", port))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 600  # a loaded machine loads the model slowly
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(base + "/readyz", timeout=2).status_code == 200:
-                return server, thread, base
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError("the app did not become ready")
+def serve(settings: Settings, services: Services) -> LoopbackServer:
+    """The app on loopback with its own server settings, started once /readyz answers."""
+    return LoopbackServer(
+        create_app(settings, services),
+        "app",
+        make_config=lambda app, port: uvicorn_config(app, settings, "127.0.0.1", port),
+        ready_path="/readyz",
+        start_timeout_s=600,  # a loaded machine loads the model slowly
+    ).start()
 
 
 TEST_LIMITS: dict[str, object] = {
@@ -101,10 +85,10 @@ def live_app(tmp_path_factory: pytest.TempPathFactory, embedder: object) -> Iter
     services.embedder = embedder  # type: ignore[assignment]
     _, coordinator_key = services.people.add_staff("Test coordinator", "coordinator")
     _, clinician_key = services.people.add_staff("Test clinician", "clinician")
-    server, thread, base = serve(settings, services)
+    server = serve(settings, services)
+    base = server.url
     yield LiveApp(base, services, coordinator_key, clinician_key, PLATFORM_KEY, settings)
-    server.should_exit = True
-    thread.join(timeout=30)
+    server.stop(timeout=30)
 
 
 class Receiver:
@@ -174,7 +158,8 @@ def workspace_app(
     _, coordinator_key = services.people.add_staff("Cora Coordinator", "coordinator")
     _, admin_key = services.people.add_staff("Adam Admin", "admin")
     _, patient_key = services.people.add_patient("patient-ws", "Mr Workspace")
-    server, thread, base = serve(settings, services)
+    server = serve(settings, services)
+    base = server.url
     yield WorkspaceApp(
         base,
         services,
@@ -186,6 +171,5 @@ def workspace_app(
         clinician.id,
         digests,
     )
-    server.should_exit = True
-    thread.join(timeout=30)
+    server.stop(timeout=30)
     digests.close()

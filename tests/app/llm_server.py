@@ -12,17 +12,16 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-import socket
-import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
+
+from tests.support.loopback import LoopbackServer
 
 
 @dataclass(frozen=True)
@@ -62,8 +61,7 @@ class ScriptedChatServer:
     requests: list[Recorded] = field(default_factory=list)
     finished: list[float] = field(default_factory=list)
     port: int = 0
-    _server: uvicorn.Server | None = None
-    _thread: threading.Thread | None = None
+    _server: LoopbackServer | None = None
 
     @property
     def base_url(self) -> str:
@@ -129,31 +127,14 @@ class ScriptedChatServer:
             self.finished.append(time.monotonic())
 
     def start(self) -> ScriptedChatServer:
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            self.port = int(sock.getsockname()[1])
-        config = uvicorn.Config(
-            self.app(),
-            host="127.0.0.1",
-            port=self.port,
-            log_level="warning",
-            timeout_graceful_shutdown=1,
-        )
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, daemon=True)
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while not self._server.started:
-            if time.monotonic() > deadline:
-                raise RuntimeError("the scripted chat server did not start")
-            time.sleep(0.01)
+        self._server = LoopbackServer(self.app(), "scripted chat server")
+        self.port = self._server.port
+        self._server.start()
         return self
 
     def stop(self) -> None:
         if self._server is not None:
-            self._server.should_exit = True
-        if self._thread is not None:
-            self._thread.join(timeout=10)
+            self._server.stop()
 
     def reset(self) -> None:
         self.requests.clear()

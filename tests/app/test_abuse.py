@@ -72,12 +72,12 @@ def target(tmp_path_factory: pytest.TempPathFactory, embedder: object) -> Iterat
     services = build_services(settings)
     services.embedder = embedder  # type: ignore[assignment]
     _, admin_key = services.people.add_staff("Abuse admin", "admin")
-    server, thread, base = serve(settings, services)
+    server = serve(settings, services)
+    base = server.url
     logs = io.StringIO()
     configure_logging("INFO", stream=logs)
     yield Target(base, services, settings, webhook, logs, admin_key, settings.data_dir)
-    server.should_exit = True
-    thread.join(timeout=30)
+    server.stop(timeout=30)
     webhook.stop()
     configure_logging("INFO")
 

@@ -3,36 +3,20 @@
 from __future__ import annotations
 
 import json
-import threading
-import time
 from collections.abc import Iterator
 
 import httpx
 import pytest
-import uvicorn
 import websockets
-from fastapi import FastAPI
 from pydantic import SecretStr
 
 from app.main import build_services
 from avatar_bridge.settings import AvatarSettings
 from ingestion.embedding import Embedder
-from tests.app.conftest import free_port, make_settings, serve
+from tests.app.conftest import make_settings, serve
 from tests.app.test_voice import receive_until, say
 from tests.avatar_bridge.providers.fake_vendors import HEYGEN_KEY, VendorState, heygen_app
-
-
-def start_vendor(app: FastAPI) -> tuple[uvicorn.Server, threading.Thread, str]:
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if time.monotonic() > deadline:
-            raise RuntimeError("the fake vendor did not start")
-        time.sleep(0.01)
-    return server, thread, f"http://127.0.0.1:{port}"
+from tests.support.loopback import LoopbackServer
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +24,8 @@ def vendor_and_app(
     tmp_path_factory: pytest.TempPathFactory, embedder: Embedder
 ) -> Iterator[tuple[VendorState, str]]:
     state = VendorState()
-    vendor, vendor_thread, vendor_url = start_vendor(heygen_app(state))
+    vendor = LoopbackServer(heygen_app(state), "fake vendor").start()
+    vendor_url = vendor.url
     settings = make_settings(
         tmp_path_factory.mktemp("avatar"),
         avatar=AvatarSettings(
@@ -54,13 +39,12 @@ def vendor_and_app(
     )
     services = build_services(settings)
     services.embedder = embedder
-    server, thread, base = serve(settings, services)
+    server = serve(settings, services)
+    base = server.url
     yield state, base
-    server.should_exit = True
-    thread.join(timeout=30)
+    server.stop(timeout=30)
     state.release.set()
-    vendor.should_exit = True
-    vendor_thread.join(timeout=10)
+    vendor.stop()
 
 
 async def test_vendor_failure_degrades_to_the_browser_voice(

@@ -11,16 +11,14 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
-import socket
-import threading
-import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
-import uvicorn
 from fastapi import FastAPI, Request, Response
+
+from tests.support.loopback import LoopbackServer
 
 FHIR_JSON = "application/fhir+json"
 
@@ -330,36 +328,18 @@ class FhirServer:
     def __init__(self) -> None:
         self.state = FhirState()
         self.base_url = ""
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
+        self._server: LoopbackServer | None = None
 
     def reset(self) -> FhirState:
         self.state = FhirState()
         return self.state
 
     def start(self) -> str:
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-        self.base_url = f"http://127.0.0.1:{port}/fhir"
-        config = uvicorn.Config(
-            build_app(self), log_level="warning", lifespan="off", timeout_graceful_shutdown=1
-        )
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(
-            target=self._server.run, kwargs={"sockets": [sock]}, daemon=True
-        )
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while not self._server.started:
-            if time.monotonic() > deadline:
-                raise RuntimeError("the FHIR test server did not start")
-            time.sleep(0.01)
+        self._server = LoopbackServer(build_app(self), "FHIR test server", lifespan="off")
+        self.base_url = f"{self._server.url}/fhir"
+        self._server.start()
         return self.base_url
 
     def stop(self) -> None:
         if self._server is not None:
-            self._server.should_exit = True
-        if self._thread is not None:
-            self._thread.join(timeout=10)
+            self._server.stop()

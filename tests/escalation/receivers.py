@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import email
-import socket
 import threading
 import time
 from collections.abc import Callable
@@ -19,13 +18,14 @@ from email.message import EmailMessage
 from email.policy import default as default_policy
 from typing import Any
 
-import uvicorn
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
+
+from tests.support.loopback import LoopbackServer, free_port
 
 
 def wait_until(condition: Callable[[], bool], timeout: float = 5.0, step: float = 0.01) -> bool:
@@ -71,16 +71,9 @@ class WebhookReceiver:
         self._lock = threading.Lock()
         self._released = threading.Event()
         app = Starlette(routes=[Route("/hook", self._handle, methods=["POST"])])
-        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._socket.bind(("127.0.0.1", 0))
-        self.port: int = self._socket.getsockname()[1]
-        self.url = f"http://127.0.0.1:{self.port}/hook"
-        config = uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False)
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(
-            target=self._server.run, kwargs={"sockets": [self._socket]}, daemon=True
-        )
+        self._server = LoopbackServer(app, "webhook receiver", lifespan="off", access_log=False)
+        self.port: int = self._server.port
+        self.url = f"{self._server.url}/hook"
 
     async def _handle(self, request: Request) -> JSONResponse:
         body = await request.body()
@@ -107,17 +100,12 @@ class WebhookReceiver:
             return list(self.requests)
 
     def start(self) -> WebhookReceiver:
-        self._thread.start()
-        if not wait_until(lambda: self._server.started, timeout=10):
-            raise RuntimeError("the webhook receiver did not start")
+        self._server.start()
         return self
 
     def stop(self) -> None:
         self._released.set()
-        self._server.should_exit = True
-        if self._thread.is_alive():
-            self._thread.join(timeout=5)
-        self._socket.close()
+        self._server.stop(timeout=5)
 
 
 @dataclass(frozen=True)
@@ -147,13 +135,6 @@ class _MailHandler:
         return "250 OK"
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 class SmtpServer:
     """An SMTP server (aiosmtpd) on 127.0.0.1 that keeps every message it accepts.
 
@@ -165,7 +146,7 @@ class SmtpServer:
         self.messages: list[ReceivedMail] = []
         self.fail_times = 0
         self.lock = threading.Lock()
-        self.port = _free_port()
+        self.port = free_port()
         self.host = "127.0.0.1"
         options: dict[str, Any] = {}
         if credentials is not None:

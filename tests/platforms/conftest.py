@@ -94,8 +94,8 @@ def platform_app(
         date_of_birth=PATIENT_DOB,
         preferred_contact="sms",
     )
-    server, thread, base = serve(settings, services)
+    server = serve(settings, services)
+    base = server.url
     live = LiveApp(base, services, coordinator_key, clinician_key, PLATFORM_KEY, settings)
     yield PlatformApp(live, "pt-harold")
-    server.should_exit = True
-    thread.join(timeout=30)
+    server.stop(timeout=30)

@@ -60,11 +60,11 @@ def two_calls(
         phone="+447912345670",
         date_of_birth=date(1949, 12, 24),
     )
-    server, thread, base = serve(settings, services)
+    server = serve(settings, services)
+    base = server.url
     live = LiveApp(base, services, coordinator_key, "", PLATFORM_KEY, settings)
     yield PlatformApp(live, "pt-walter"), clock
-    server.should_exit = True
-    thread.join(timeout=30)
+    server.stop(timeout=30)
 
 
 def call(call_id: str) -> dict[str, Any]:

@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Callable, Iterator
 
 import pytest
-import uvicorn
 from fastapi import FastAPI
 
 from tests.avatar_bridge.providers.fake_vendors import (
@@ -17,6 +13,7 @@ from tests.avatar_bridge.providers.fake_vendors import (
     liveavatar_app,
     tavus_app,
 )
+from tests.support.loopback import LoopbackServer
 
 Serve = Callable[[FastAPI], str]
 
@@ -24,32 +21,16 @@ Serve = Callable[[FastAPI], str]
 @pytest.fixture
 def serve() -> Iterator[Serve]:
     """Start an app on a free loopback port; returns its base URL. Stopped after the test."""
-    running: list[tuple[uvicorn.Server, threading.Thread]] = []
+    running: list[LoopbackServer] = []
 
     def start(app: FastAPI) -> str:
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-        config = uvicorn.Config(
-            app, log_level="warning", lifespan="off", timeout_graceful_shutdown=1
-        )
-        server = uvicorn.Server(config)
-        thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-        thread.start()
-        deadline = time.monotonic() + 10
-        while not server.started:
-            if time.monotonic() > deadline or not thread.is_alive():
-                raise RuntimeError("the fake vendor server did not start")
-            time.sleep(0.01)
-        running.append((server, thread))
-        return f"http://127.0.0.1:{port}"
+        server = LoopbackServer(app, "fake vendor server", lifespan="off").start()
+        running.append(server)
+        return server.url
 
     yield start
-    for server, _ in running:
-        server.should_exit = True
-    for _, thread in running:
-        thread.join(timeout=5)
+    for server in running:
+        server.stop(timeout=5)
 
 
 @pytest.fixture

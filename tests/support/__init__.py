@@ -1,0 +1,1 @@
+"""Shared test support: the loopback server every fake and the app are served with."""
