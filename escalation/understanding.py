@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-from escalation.triage import count_word
+from ingestion.text import count_word
 
 AnswerKind = Literal["when", "how_common", "normal", "can_i", "how_to", "why", "what", "other"]
 Speaker = Literal["patient", "partner", "family"]

@@ -1,4 +1,8 @@
-"""Small text tools shared by chunking and search: sentences, content words, stems."""
+"""Small text tools shared across the packages: sentences, words, stems, number words.
+
+The one copy of each routine that more than one package needs (ingestion, escalation,
+avatar_bridge and the app import it); it imports none of them.
+"""
 
 from __future__ import annotations
 
@@ -266,6 +270,66 @@ STOPWORDS = frozenset(
         "feel",
     ]
 )
+
+
+NUMBER_UNITS: dict[str, int] = {
+    "zero": 0,
+    "one": 1,
+    "two": 2,
+    "three": 3,
+    "four": 4,
+    "five": 5,
+    "six": 6,
+    "seven": 7,
+    "eight": 8,
+    "nine": 9,
+    "ten": 10,
+    "eleven": 11,
+    "twelve": 12,
+    "thirteen": 13,
+    "fourteen": 14,
+    "fifteen": 15,
+    "sixteen": 16,
+    "seventeen": 17,
+    "eighteen": 18,
+    "nineteen": 19,
+}
+"""Number words below twenty and their values: the one table every reader of numbers uses."""
+NUMBER_TENS: dict[str, int] = {
+    "twenty": 20,
+    "thirty": 30,
+    "forty": 40,
+    "fifty": 50,
+    "sixty": 60,
+    "seventy": 70,
+    "eighty": 80,
+    "ninety": 90,
+}
+COUNT_WORDS: dict[str, int] = {
+    "a": 1,
+    "an": 1,
+    **{word: value for word, value in NUMBER_UNITS.items() if 1 <= value <= 12},
+    "few": 3,
+    "a few": 3,
+    "couple": 2,
+    "a couple of": 2,
+    "couple of": 2,
+    "several": 4,
+    "many": 5,
+    "some": 2,
+}
+"""How many a duration's count stands for when said in words ("a few days", "two weeks")."""
+
+
+def word_set(text: str) -> frozenset[str]:
+    """The words of a space-separated list, for writing word tables compactly."""
+    return frozenset(text.split())
+
+
+def count_word(word: str) -> float | None:
+    """A duration's count said in words ("three", "a few", "a couple of"), or None."""
+    value = COUNT_WORDS.get(word.lower())
+    return None if value is None else float(value)
 
 
 def clean_inline_markdown(text: str) -> str:
