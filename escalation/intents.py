@@ -13,16 +13,13 @@ import re
 from typing import Literal
 
 from escalation.triage import normalise
+from ingestion.text import word_set
 
 SmalltalkKind = Literal["greeting", "thanks", "goodbye", "identity"]
 
 
 def _phrases(text: str) -> tuple[str, ...]:
     return tuple(p.strip() for p in text.split("|") if p.strip())
-
-
-def _word_set(text: str) -> frozenset[str]:
-    return frozenset(text.split())
 
 
 def _words(text: str) -> str:
@@ -222,7 +219,7 @@ _PHRASES = tuple(
         reverse=True,
     )
 )
-_FILLER = _word_set(
+_FILLER = word_set(
     "ok okay oh well so right alright all great lovely brilliant perfect good nice "
     "yes yeah yep no then really very much again now for today just please doctor "
     "nurse aftercare mate love dear sir madam there and that is it you everyone folks "

@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-from ingestion.text import count_word
+from ingestion.text import NEVER_FINAL, count_word
 
 AnswerKind = Literal["when", "how_common", "normal", "can_i", "how_to", "why", "what", "other"]
 Speaker = Literal["patient", "partner", "family"]
@@ -23,7 +23,11 @@ Feeling = Literal["frustration", "anger_at_team", "fear", "embarrassment", "grie
 SHORT_MESSAGE_WORDS = 25
 """Messages up to this long are used whole: they are already one question."""
 
-_ABBREVIATIONS = re.compile(r"\b(?:dr|mr|mrs|ms|approx|vs|etc|e\.g|i\.e|st|no)\.", re.IGNORECASE)
+# A full stop after one of the shared abbreviations ("Dr.", "e.g.") does not end a sentence.
+_ABBREVIATIONS = re.compile(
+    r"\b(?:" + "|".join(re.escape(w) for w in sorted(NEVER_FINAL, key=len, reverse=True)) + r")\.",
+    re.IGNORECASE,
+)
 _SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]*\s+|\s*\n+\s*")
 
 # Forum and clinic shorthand, as patients write it, mapped to the words the guides use.

@@ -10,7 +10,35 @@ import re
 from functools import lru_cache
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]*\s+(?=[\"'(\[]?[A-Z0-9])")
-_ABBREVIATIONS = ("e.g.", "i.e.", "Dr.", "Mr.", "Mrs.", "approx.", "vs.", "etc.", "St.")
+_OPEN_AT_END = re.compile(r"([A-Za-z0-9.]*)\.$")
+
+NEVER_FINAL = frozenset(
+    {
+        "dr",
+        "mr",
+        "mrs",
+        "ms",
+        "prof",
+        "st",
+        "e.g",
+        "eg",
+        "i.e",
+        "ie",
+        "vs",
+        "cf",
+        "approx",
+        "incl",
+        "esp",
+        "fig",
+        "viz",
+        "ca",
+        "tel",
+        "ext",
+    }
+)
+"""Words after which a full stop never ends a sentence (titles before a name, Latin and
+mid-sentence abbreviations), lower case, without their last full stop. Words like "etc."
+end one when a capital follows."""
 _WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
 _MARKDOWN_INLINE = re.compile(r"(\*\*|__|\*|_|`)(.+?)\1")
 _LINK = re.compile(r"\[([^\]]+)\]\([^)]+\)")
@@ -339,18 +367,23 @@ def clean_inline_markdown(text: str) -> str:
     return _LIST_MARKER.sub("", text)
 
 
+def leaves_sentence_open(word: str) -> bool:
+    """Whether a full stop right after ``word`` leaves the sentence open: an abbreviation
+    ("e.g", "Dr", "approx") or an initial ("J. Smith"). The one boundary rule every sentence
+    splitter follows."""
+    return word.lower() in NEVER_FINAL or (len(word) == 1 and word.isupper())
+
+
 def split_sentences(text: str) -> list[str]:
-    """Sentences of clean prose. Abbreviations and decimals are not boundaries."""
-    protected = text
-    for i, abbr in enumerate(_ABBREVIATIONS):
-        protected = protected.replace(abbr, abbr.replace(".", f"\x00{i}\x00"))
-    out: list[str] = []
-    for part in _SENTENCE_END.split(protected):
-        part = re.sub(r"\x00\d+\x00", ".", part)
-        part = " ".join(part.split())
-        if part:
-            out.append(part)
-    return out
+    """Sentences of clean prose. Abbreviations, initials and decimals are not boundaries."""
+    pieces: list[str] = []
+    for part in _SENTENCE_END.split(text):
+        last = _OPEN_AT_END.search(pieces[-1].rstrip()) if pieces else None
+        if last is not None and leaves_sentence_open(last[1]):
+            pieces[-1] = f"{pieces[-1]} {part}"
+        else:
+            pieces.append(part)
+    return [joined for joined in (" ".join(p.split()) for p in pieces) if joined]
 
 
 def words(text: str) -> list[str]:
