@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
+from escalation.triage.normalise import normalise
 from ingestion.text import NEVER_FINAL, count_word
 
 AnswerKind = Literal["when", "how_common", "normal", "can_i", "how_to", "why", "what", "other"]
@@ -319,6 +320,9 @@ class Understanding:
     feeling: Feeling | None
     other_questions: tuple[str, ...]
     """Further questions in the same message, for the care team."""
+    normalised: str
+    """The whole message as the rules read it (``escalation.triage.normalise``), read once
+    for triage, intents and scope."""
 
     @property
     def long(self) -> bool:
@@ -405,6 +409,7 @@ def understand(text: str) -> Understanding:
         weeks_since_surgery=weeks_since_surgery(text),
         feeling=feeling_in(text),
         other_questions=tuple(others),
+        normalised=normalise(text),
     )
 
 

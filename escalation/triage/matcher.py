@@ -20,11 +20,19 @@ def _match(rule: Rule, u: Utterance, clinic: ClinicConfig) -> str | None:
     return None
 
 
-def triage(text: str, clinic: ClinicConfig, rules: Sequence[Rule] = RULES) -> RedFlag | None:
-    """The most severe red flag the utterance reports, or None (``rules``: the shipped ones)."""
+def triage(
+    text: str,
+    clinic: ClinicConfig,
+    rules: Sequence[Rule] = RULES,
+    *,
+    normalised: str | None = None,
+) -> RedFlag | None:
+    """The most severe red flag the utterance reports, or None (``rules``: the shipped ones).
+
+    ``normalised``: ``normalise(text)`` when the turn already has it."""
     if not text or not text.strip():
         return None
-    u = read_utterance(text)
+    u = read_utterance(text, normalised)
     if not u.tokens:
         return None
     for rule in sorted(rules, key=lambda r: PRIORITY_ORDER[r.priority]):

@@ -250,10 +250,14 @@ def _conditional_scope(
     return scope
 
 
-def read_utterance(text: str) -> Utterance:
-    """Normalise and analyse ``text`` (see the module docstring)."""
-    tokens_list, bounds = tokenise(text)
-    words = joined(tokens_list, bounds, text.rstrip().endswith("?"))
+def read_utterance(text: str, normalised: str | None = None) -> Utterance:
+    """Normalise and analyse ``text`` (see the module docstring); ``normalised`` is
+    ``normalise(text)`` when the caller already has it."""
+    if normalised is None:
+        tokens_list, bounds = tokenise(text)
+        words = joined(tokens_list, bounds, text.rstrip().endswith("?"))
+    else:
+        words = normalised.split()
     offsets: list[int] = []
     pos = 0
     for word in words:
