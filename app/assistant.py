@@ -211,7 +211,7 @@ class Assistant:
         assert result is not None
         kind_found = _holds_asked_kind(result.passages, understanding)
         policy = decide(TurnSignals.of(result.signals, kind_found), self._threshold, self._weights)
-        clinician_only = needs_clinician(question)
+        clinician_only = needs_clinician(question, understanding.normalised)
         since = timer.mark("policy", since)
 
         if policy.decision == "answer" and clinician_only is None:
@@ -270,9 +270,10 @@ class Assistant:
         the meaning-based danger-sign check of every clause."""
         since = timer.start
         understanding = understand(question)
-        flag = triage(question, self._clinic)
-        smalltalk = None if flag else is_smalltalk(question)
-        person = False if flag or smalltalk else wants_person(question)
+        normalised = understanding.normalised
+        flag = triage(question, self._clinic, normalised=normalised)
+        smalltalk = None if flag else is_smalltalk(question, normalised)
+        person = False if flag or smalltalk else wants_person(question, normalised)
         since = timer.mark("triage", since)
         result: SearchResult | None = None
         matches: list[MeaningMatch] = []
@@ -307,7 +308,7 @@ class Assistant:
             return Probe(rule, True, None, None, (), *seen)
         understanding = reading.understanding
         signals = TurnSignals.of(result.signals, _holds_asked_kind(result.passages, understanding))
-        if needs_clinician(question):
+        if needs_clinician(question, understanding.normalised):
             return Probe(None, True, signals, None, (), *seen)
         sentences: list[tuple[str, str | None]] = []
         try:

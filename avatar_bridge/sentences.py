@@ -10,14 +10,17 @@ Boundaries: ``.``, ``!`` or ``?`` (with closing quotes, brackets or emphasis mar
 them) followed by whitespace; a line break after such punctuation or a colon; a paragraph
 break; a new line that starts with anything but a lower-case letter (a heading, a bullet, a
 numbered item); an inline ``•`` bullet. Not boundaries: abbreviations ("e.g.", "Dr.",
-"approx."), decimals ("38.5"), initials ("J. Smith"), ellipses, list markers ("1."), and a
-full stop followed by a lower-case word.
+"approx.") and initials ("J. Smith"), by the boundary rule shared with ingestion
+(``ingestion.text.leaves_sentence_open``), decimals ("38.5"), ellipses, list markers
+("1."), and a full stop followed by a lower-case word.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterable, AsyncIterator
+
+from ingestion.text import leaves_sentence_open
 
 __all__ = ["SentenceStream", "split_sentences", "stream_sentences"]
 
@@ -26,33 +29,6 @@ _TERMINALS = frozenset(".!?…")
 _CLOSERS = frozenset(")]}\"'”’»*_`")
 _WORD = re.compile(r"\w")
 _LIST_MARKER = re.compile(r"(?:[-*+•]\s*)?(?:\d{1,3}|[A-Za-z])")
-
-# A full stop after these never ends a sentence (titles before a name, Latin and
-# mid-sentence abbreviations). Words like "etc." end one when a capital follows.
-_NEVER_FINAL = frozenset(
-    {
-        "dr",
-        "mr",
-        "mrs",
-        "ms",
-        "prof",
-        "st",
-        "e.g",
-        "eg",
-        "i.e",
-        "ie",
-        "vs",
-        "cf",
-        "approx",
-        "incl",
-        "esp",
-        "fig",
-        "viz",
-        "ca",
-        "tel",
-        "ext",
-    }
-)
 
 
 class _Decision:
@@ -193,11 +169,8 @@ class SentenceStream:
             return None
         if ".." in run or "…" in run:
             return _Decision(False, k, k)
-        token = _token_before(buf, i, start)
-        if token.lower() in _NEVER_FINAL:
-            return _Decision(False, k, k)
-        if len(token) == 1 and token.isupper():
-            return _Decision(False, k, k)  # an initial
+        if leaves_sentence_open(_token_before(buf, i, start)):
+            return _Decision(False, k, k)  # "e.g.", "Dr.", an initial
         if _LIST_MARKER.fullmatch(buf[start:i].strip()):
             return _Decision(False, k, k)
         if buf[k].islower():

@@ -31,3 +31,7 @@ class UnknownAppointmentError(EscalationError):
 
 class SchedulerUnavailableError(EscalationError):
     """The appointment system could not be reached or failed; nothing was booked."""
+
+
+class TriageRulesError(EscalationError):
+    """The red-flag rule files are missing or invalid (the message names the rule and field)."""

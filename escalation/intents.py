@@ -13,6 +13,7 @@ import re
 from typing import Literal
 
 from escalation.triage import normalise
+from ingestion.text import word_set
 
 SmalltalkKind = Literal["greeting", "thanks", "goodbye", "identity"]
 
@@ -21,13 +22,13 @@ def _phrases(text: str) -> tuple[str, ...]:
     return tuple(p.strip() for p in text.split("|") if p.strip())
 
 
-def _word_set(text: str) -> frozenset[str]:
-    return frozenset(text.split())
+def _words(text: str, normalised: str | None) -> str:
+    """Normalised words, commas dropped, sentence ends as "|", single spaces, trailing space.
 
-
-def _words(text: str) -> str:
-    """Normalised words, commas dropped, sentence ends as "|", single spaces, trailing space."""
-    tokens = [t for t in normalise(text).split() if t != ","]
+    ``normalised`` is ``normalise(text)`` when the caller already has it."""
+    if normalised is None:
+        normalised = normalise(text)
+    tokens = [t for t in normalised.split() if t != ","]
     return " ".join("|" if t in (".", "?") else t for t in tokens) + " "
 
 
@@ -140,9 +141,11 @@ def _asks(pattern: re.Pattern[str], words: str, *, request: bool, topic: bool) -
     return not (topic and _TOPIC_FRAME.search(words[: m.end()]))
 
 
-def wants_person(text: str) -> bool:
-    """True for an explicit request to be put in touch with a person."""
-    words = _words(text)
+def wants_person(text: str, normalised: str | None = None) -> bool:
+    """True for an explicit request to be put in touch with a person.
+
+    ``normalised``: ``escalation.triage.normalise(text)`` when the turn already has it."""
+    words = _words(text, normalised)
     bare = " ".join(t for t in words.split() if t != "|") + " "
     if _NOT_A_MACHINE.search(words) or _ALONE.match(bare.removeprefix("please ")):
         return True
@@ -222,7 +225,7 @@ _PHRASES = tuple(
         reverse=True,
     )
 )
-_FILLER = _word_set(
+_FILLER = word_set(
     "ok okay oh well so right alright all great lovely brilliant perfect good nice "
     "yes yeah yep no then really very much again now for today just please doctor "
     "nurse aftercare mate love dear sir madam there and that is it you everyone folks "
@@ -231,9 +234,9 @@ _FILLER = _word_set(
 _PRECEDENCE: tuple[SmalltalkKind, ...] = ("identity", "goodbye", "thanks", "greeting")
 
 
-def is_smalltalk(text: str) -> SmalltalkKind | None:
+def is_smalltalk(text: str, normalised: str | None = None) -> SmalltalkKind | None:
     """The kind of smalltalk when the utterance is nothing else; None when it asks anything."""
-    tokens = [t for t in _words(text).split() if t != "|"]
+    tokens = [t for t in _words(text, normalised).split() if t != "|"]
     # best[i]: the kinds found in some reading of tokens[:i] made only of smalltalk and filler.
     best: list[frozenset[SmalltalkKind] | None] = [None] * (len(tokens) + 1)
     best[0] = frozenset()

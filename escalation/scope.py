@@ -62,11 +62,14 @@ _RULES: tuple[tuple[ClinicianOnly, re.Pattern[str]], ...] = (
 )
 
 
-def needs_clinician(text: str) -> ClinicianOnly | None:
-    """Why the question is a clinician's to answer, or None."""
+def needs_clinician(text: str, normalised: str | None = None) -> ClinicianOnly | None:
+    """Why the question is a clinician's to answer, or None.
+
+    ``normalised``: ``escalation.triage.normalise(text)`` when the turn already has it."""
     # ".12" is how people type 0.12; read as a sentence end it would hide the number.
-    text = _BARE_DECIMAL.sub(r"\g<1>0.\2", text)
-    words = " ".join("|" if t in (".", "?") else t for t in normalise(text).split() if t != ",")
+    if normalised is None or _BARE_DECIMAL.search(text):
+        normalised = normalise(_BARE_DECIMAL.sub(r"\g<1>0.\2", text))
+    words = " ".join("|" if t in (".", "?") else t for t in normalised.split() if t != ",")
     for kind, pattern in _RULES:
         if pattern.search(words):
             return kind

@@ -14,7 +14,8 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-from escalation.triage import count_word
+from escalation.triage.normalise import normalise
+from ingestion.text import NEVER_FINAL, count_word
 
 AnswerKind = Literal["when", "how_common", "normal", "can_i", "how_to", "why", "what", "other"]
 Speaker = Literal["patient", "partner", "family"]
@@ -23,7 +24,11 @@ Feeling = Literal["frustration", "anger_at_team", "fear", "embarrassment", "grie
 SHORT_MESSAGE_WORDS = 25
 """Messages up to this long are used whole: they are already one question."""
 
-_ABBREVIATIONS = re.compile(r"\b(?:dr|mr|mrs|ms|approx|vs|etc|e\.g|i\.e|st|no)\.", re.IGNORECASE)
+# A full stop after one of the shared abbreviations ("Dr.", "e.g.") does not end a sentence.
+_ABBREVIATIONS = re.compile(
+    r"\b(?:" + "|".join(re.escape(w) for w in sorted(NEVER_FINAL, key=len, reverse=True)) + r")\.",
+    re.IGNORECASE,
+)
 _SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]*\s+|\s*\n+\s*")
 
 # Forum and clinic shorthand, as patients write it, mapped to the words the guides use.
@@ -315,6 +320,9 @@ class Understanding:
     feeling: Feeling | None
     other_questions: tuple[str, ...]
     """Further questions in the same message, for the care team."""
+    normalised: str
+    """The whole message as the rules read it (``escalation.triage.normalise``), read once
+    for triage, intents and scope."""
 
     @property
     def long(self) -> bool:
@@ -401,6 +409,7 @@ def understand(text: str) -> Understanding:
         weeks_since_surgery=weeks_since_surgery(text),
         feeling=feeling_in(text),
         other_questions=tuple(others),
+        normalised=normalise(text),
     )
 
 

@@ -1,4 +1,8 @@
-"""Small text tools shared by chunking and search: sentences, content words, stems."""
+"""Small text tools shared across the packages: sentences, words, stems, number words.
+
+The one copy of each routine that more than one package needs (ingestion, escalation,
+avatar_bridge and the app import it); it imports none of them.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,35 @@ import re
 from functools import lru_cache
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]*\s+(?=[\"'(\[]?[A-Z0-9])")
-_ABBREVIATIONS = ("e.g.", "i.e.", "Dr.", "Mr.", "Mrs.", "approx.", "vs.", "etc.", "St.")
+_OPEN_AT_END = re.compile(r"([A-Za-z0-9.]*)\.$")
+
+NEVER_FINAL = frozenset(
+    {
+        "dr",
+        "mr",
+        "mrs",
+        "ms",
+        "prof",
+        "st",
+        "e.g",
+        "eg",
+        "i.e",
+        "ie",
+        "vs",
+        "cf",
+        "approx",
+        "incl",
+        "esp",
+        "fig",
+        "viz",
+        "ca",
+        "tel",
+        "ext",
+    }
+)
+"""Words after which a full stop never ends a sentence (titles before a name, Latin and
+mid-sentence abbreviations), lower case, without their last full stop. Words like "etc."
+end one when a capital follows."""
 _WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
 _MARKDOWN_INLINE = re.compile(r"(\*\*|__|\*|_|`)(.+?)\1")
 _LINK = re.compile(r"\[([^\]]+)\]\([^)]+\)")
@@ -268,6 +300,66 @@ STOPWORDS = frozenset(
 )
 
 
+NUMBER_UNITS: dict[str, int] = {
+    "zero": 0,
+    "one": 1,
+    "two": 2,
+    "three": 3,
+    "four": 4,
+    "five": 5,
+    "six": 6,
+    "seven": 7,
+    "eight": 8,
+    "nine": 9,
+    "ten": 10,
+    "eleven": 11,
+    "twelve": 12,
+    "thirteen": 13,
+    "fourteen": 14,
+    "fifteen": 15,
+    "sixteen": 16,
+    "seventeen": 17,
+    "eighteen": 18,
+    "nineteen": 19,
+}
+"""Number words below twenty and their values: the one table every reader of numbers uses."""
+NUMBER_TENS: dict[str, int] = {
+    "twenty": 20,
+    "thirty": 30,
+    "forty": 40,
+    "fifty": 50,
+    "sixty": 60,
+    "seventy": 70,
+    "eighty": 80,
+    "ninety": 90,
+}
+COUNT_WORDS: dict[str, int] = {
+    "a": 1,
+    "an": 1,
+    **{word: value for word, value in NUMBER_UNITS.items() if 1 <= value <= 12},
+    "few": 3,
+    "a few": 3,
+    "couple": 2,
+    "a couple of": 2,
+    "couple of": 2,
+    "several": 4,
+    "many": 5,
+    "some": 2,
+}
+"""How many a duration's count stands for when said in words ("a few days", "two weeks")."""
+
+
+def word_set(text: str) -> frozenset[str]:
+    """The words of a space-separated list, for writing word tables compactly."""
+    return frozenset(text.split())
+
+
+def count_word(word: str) -> float | None:
+    """A duration's count said in words ("three", "a few", "a couple of"), or None."""
+    value = COUNT_WORDS.get(word.lower())
+    return None if value is None else float(value)
+
+
 def clean_inline_markdown(text: str) -> str:
     """Plain text out of a Markdown paragraph: links, emphasis and list markers removed."""
     text = _LINK.sub(r"\1", text)
@@ -275,18 +367,23 @@ def clean_inline_markdown(text: str) -> str:
     return _LIST_MARKER.sub("", text)
 
 
+def leaves_sentence_open(word: str) -> bool:
+    """Whether a full stop right after ``word`` leaves the sentence open: an abbreviation
+    ("e.g", "Dr", "approx") or an initial ("J. Smith"). The one boundary rule every sentence
+    splitter follows."""
+    return word.lower() in NEVER_FINAL or (len(word) == 1 and word.isupper())
+
+
 def split_sentences(text: str) -> list[str]:
-    """Sentences of clean prose. Abbreviations and decimals are not boundaries."""
-    protected = text
-    for i, abbr in enumerate(_ABBREVIATIONS):
-        protected = protected.replace(abbr, abbr.replace(".", f"\x00{i}\x00"))
-    out: list[str] = []
-    for part in _SENTENCE_END.split(protected):
-        part = re.sub(r"\x00\d+\x00", ".", part)
-        part = " ".join(part.split())
-        if part:
-            out.append(part)
-    return out
+    """Sentences of clean prose. Abbreviations, initials and decimals are not boundaries."""
+    pieces: list[str] = []
+    for part in _SENTENCE_END.split(text):
+        last = _OPEN_AT_END.search(pieces[-1].rstrip()) if pieces else None
+        if last is not None and leaves_sentence_open(last[1]):
+            pieces[-1] = f"{pieces[-1]} {part}"
+        else:
+            pieces.append(part)
+    return [joined for joined in (" ".join(p.split()) for p in pieces) if joined]
 
 
 def words(text: str) -> list[str]:

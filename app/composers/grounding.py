@@ -18,7 +18,14 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ingestion.search import Passage
-from ingestion.text import content_stems, split_sentences, stem, words
+from ingestion.text import (
+    NUMBER_TENS,
+    NUMBER_UNITS,
+    content_stems,
+    split_sentences,
+    stem,
+    words,
+)
 
 Embed = Callable[[list[str]], NDArray[np.float32]]
 Verdict = Literal[
@@ -46,79 +53,13 @@ _FRAMING = frozenset(
         "comes",
     ]
 )
-_NUMBER_WORDS = dict(
-    zip(
-        [
-            "zero",
-            "one",
-            "two",
-            "three",
-            "four",
-            "five",
-            "six",
-            "seven",
-            "eight",
-            "nine",
-            "ten",
-            "eleven",
-            "twelve",
-            "thirteen",
-            "fourteen",
-            "fifteen",
-            "sixteen",
-            "seventeen",
-            "eighteen",
-            "nineteen",
-            "twenty",
-            "thirty",
-            "forty",
-            "fifty",
-            "sixty",
-            "seventy",
-            "eighty",
-            "ninety",
-            "hundred",
-            "thousand",
-            "half",
-            "twice",
-        ],
-        [
-            "0",
-            "1",
-            "2",
-            "3",
-            "4",
-            "5",
-            "6",
-            "7",
-            "8",
-            "9",
-            "10",
-            "11",
-            "12",
-            "13",
-            "14",
-            "15",
-            "16",
-            "17",
-            "18",
-            "19",
-            "20",
-            "30",
-            "40",
-            "50",
-            "60",
-            "70",
-            "80",
-            "90",
-            "100",
-            "1000",
-            "0.5",
-            "2",
-        ],
-        strict=True,
-    )
-)
+_NUMBER_WORDS = {
+    **{word: str(value) for word, value in (NUMBER_UNITS | NUMBER_TENS).items()},
+    "hundred": "100",
+    "thousand": "1000",
+    "half": "0.5",
+    "twice": "2",
+}
 # The embedding model scores "You can take a bath" close to "Do not take a bath": a
 # sentence that permits, where every close passage sentence forbids, is a reversal.
 _FORBIDS = frozenset(
@@ -141,7 +82,7 @@ _NUMBER = re.compile(r"\d+(?:[.,]\d+)?|[a-z]+")
 # "one" that is not a count: "no one", "one of them", "the one".
 _NOT_A_COUNT_BEFORE = frozenset(["no", "any", "every", "each", "the", "that", "this", "which"])
 _NOT_A_COUNT_AFTER = frozenset(["of", "another", "or"])
-_TENS = frozenset(["twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"])
+_TENS = frozenset(NUMBER_TENS)
 
 # A permitting sentence is accepted against a forbidding guide sentence only when its
 # condition is the guide's own end of the prohibition: "until the catheter is out" allows

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from escalation.clinic import ClinicConfig
+from escalation.intents import is_smalltalk, wants_person
+from escalation.scope import needs_clinician
+from escalation.triage import normalise, triage
 from escalation.understanding import (
     answer_kind,
     feeling_in,
@@ -153,3 +157,34 @@ def test_bad_inputs_never_fail() -> None:
     u = understand(long_text)
     assert u.focus.endswith("When can I go back to work?")
     assert understand("").focus == ""
+
+
+CLINIC = ClinicConfig()
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "My husband's temperature is thirty eight point five and he's shivering.",
+        "Can I speak to a real person please?",
+        "Thanks, that's all. Bye!",
+        "My PSA went from .02 to .05, should I worry?",
+        "Should I switch to 20 mg of tadalafil?",
+        "What should I do if my catheter stops draining?",
+    ],
+)
+def test_the_message_is_normalised_once_for_triage_intents_and_scope(text: str) -> None:
+    understanding = understand(text)
+    normalised = understanding.normalised
+    assert normalised == normalise(text)
+    assert triage(text, CLINIC, normalised=normalised) == triage(text, CLINIC)
+    assert is_smalltalk(text, normalised) == is_smalltalk(text)
+    assert wants_person(text, normalised) == wants_person(text)
+    assert needs_clinician(text, normalised) == needs_clinician(text)
+    found = (
+        triage(text, CLINIC, normalised=normalised),
+        is_smalltalk(text, normalised),
+        wants_person(text, normalised),
+        needs_clinician(text, normalised),
+    )
+    assert any(found) or "if my catheter" in text
