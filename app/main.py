@@ -14,29 +14,29 @@ import httpx
 from fastapi import FastAPI
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.avatars import AvatarHub
-from app.caller_id import CallerDesk
-from app.composers.base import AnswerComposer
-from app.composers.extractive import ExtractiveComposer
-from app.composers.generated import build_composer
-from app.connections import SocketCaps
-from app.documents import DocumentDesk
-from app.drafts import DraftStore
+from app.channels.avatars import AvatarHub
+from app.channels.connections import SocketCaps
+from app.channels.errors_http import install_error_handlers
+from app.channels.middleware import BodyLimit, RequestContext
+from app.channels.platforms.caller_id import CallerDesk
+from app.channels.platforms.reply_book import CallSequence, ReplyBook
+from app.channels.ratelimits import RateLimits
+from app.conversation.composers.base import AnswerComposer
+from app.conversation.composers.extractive import ExtractiveComposer
+from app.conversation.composers.generated import build_composer
+from app.conversation.turn_log import TurnLog
+from app.conversation.turn_marks import TurnMarks
 from app.errors import NotReadyError
-from app.errors_http import install_error_handlers
-from app.gaps import GapsReport
-from app.logs import configure_logging
-from app.metrics import Metrics
-from app.middleware import BodyLimit, RequestContext
-from app.people import People
-from app.platform_replies import CallSequence, ReplyBook
-from app.preview import PreviewDesk
-from app.ratelimits import RateLimits
-from app.review_digest import ReviewReminders, digest_channels
+from app.operations.logs import configure_logging
+from app.operations.metrics import Metrics
+from app.people.directory import People
 from app.services import Services
 from app.settings import Settings
-from app.turn_log import TurnLog
-from app.turn_marks import TurnMarks
+from app.workspace.documents import DocumentDesk
+from app.workspace.drafts import DraftStore
+from app.workspace.gaps import GapsReport
+from app.workspace.preview import PreviewDesk
+from app.workspace.review_digest import ReviewReminders, digest_channels
 from avatar_bridge.keepalive import KeepAlive
 from avatar_bridge.providers.factory import build_provider
 from escalation.bursts import AlertBursts
@@ -81,11 +81,11 @@ def build_services(
     database_url = settings.resolved_database_url
     engine = make_engine(database_url)
     sessions = make_sessionmaker(engine)
-    import app.document_records
-    import app.records  # registers the app's tables on the shared metadata
+    import app.people.tables  # registers the app's tables on the shared metadata
+    import app.workspace.document_records
 
     create_tables(engine)
-    app.records.protect_audit(engine)
+    app.people.tables.protect_audit(engine)
     client = http or httpx.AsyncClient(timeout=httpx.Timeout(10.0))
     metrics = Metrics()
     jobs = make_scheduler(database_url)
@@ -308,7 +308,7 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
         larger={"/v1/documents": settings.workspace.max_upload_bytes + MULTIPART_OVERHEAD},
     )
     app.add_middleware(RequestContext)
-    from app.routers import (
+    from app.channels.routers import (
         ask,
         avatar,
         chat,

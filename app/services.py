@@ -21,24 +21,24 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.assistant import Assistant, TurnContext
-from app.avatars import AvatarHub
-from app.caller_id import CallerDesk
-from app.composers.base import AnswerComposer, Message
-from app.connections import SocketCaps
-from app.documents import DocumentDesk
+from app.channels.avatars import AvatarHub
+from app.channels.connections import SocketCaps
+from app.channels.platforms.caller_id import CallerDesk
+from app.channels.platforms.reply_book import CallSequence, ReplyBook
+from app.channels.ratelimits import RateLimits
+from app.conversation.assistant import Assistant, TurnContext
+from app.conversation.composers.base import AnswerComposer, Message
+from app.conversation.turn import TurnResult
+from app.conversation.turn_log import TurnLog
+from app.conversation.turn_marks import TurnMarks
 from app.errors import InvalidQuestionError, NotAuthenticatedError
-from app.gaps import GapsReport
-from app.metrics import Metrics
-from app.people import Patient, People
-from app.platform_replies import CallSequence, ReplyBook
-from app.preview import PreviewDesk
-from app.ratelimits import RateLimits
-from app.review_digest import ReviewReminders
+from app.operations.metrics import Metrics
+from app.people.directory import Patient, People
 from app.settings import Settings
-from app.turn import TurnResult
-from app.turn_log import TurnLog
-from app.turn_marks import TurnMarks
+from app.workspace.documents import DocumentDesk
+from app.workspace.gaps import GapsReport
+from app.workspace.preview import PreviewDesk
+from app.workspace.review_digest import ReviewReminders
 from escalation.bursts import AlertBursts
 from escalation.clinic import ClinicConfig
 from escalation.danger_meaning import MeaningDetector, MeaningThresholds, load_phrasings
@@ -215,7 +215,7 @@ class Services:
             self._background = True
 
     async def _retain(self) -> None:
-        from app.governance import apply_retention
+        from app.people.governance import apply_retention
 
         await apply_retention(self)
 

@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from app.workspace_settings import WorkspaceSettings
+from app.workspace.settings import WorkspaceSettings
 from avatar_bridge.settings import AvatarSettings
 from escalation.settings import EscalationSettings
 from ingestion.settings import IngestionSettings

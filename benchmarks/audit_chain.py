@@ -20,8 +20,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from sqlalchemy import DateTime, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from app.people import People
-from app.records import protect_audit
+from app.people.directory import People
+from app.people.tables import protect_audit
 from escalation.database import create_tables, make_engine, make_sessionmaker
 
 

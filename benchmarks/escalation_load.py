@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import httpx
 from live_server import free_port, register_patients, serve, stop, wait_ready
 
-from app.evaluation import load_questions, percentile
+from app.operations.evaluation import DEFAULT_QUESTIONS, load_questions, percentile
 
 REQUEST_TIMEOUT_S = 120.0
 
@@ -48,7 +48,7 @@ class Reply:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--questions", type=Path, default=Path("tests/eval/questions.jsonl"))
+    parser.add_argument("--questions", type=Path, default=DEFAULT_QUESTIONS)
     parser.add_argument("--corpus", type=Path, default=Path("corpus"))
     parser.add_argument("--concurrency", "-n", type=int, default=50)
     parser.add_argument("--rounds", type=int, default=3)

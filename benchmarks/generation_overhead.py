@@ -33,11 +33,11 @@ from numpy.typing import NDArray
 from openai import AsyncOpenAI
 from scripted_model import serve_model
 
-from app.composers.base import CannotAnswer, CompositionRequest
-from app.composers.extractive import ExtractiveComposer, attribution, select_sentences
-from app.composers.generated import GeneratedComposer
-from app.composers.grounding import SupportChecker
-from app.evaluation import load_questions, percentile
+from app.conversation.composers.base import CannotAnswer, CompositionRequest
+from app.conversation.composers.extractive import ExtractiveComposer, attribution, select_sentences
+from app.conversation.composers.generated import GeneratedComposer
+from app.conversation.composers.grounding import SupportChecker
+from app.operations.evaluation import DEFAULT_QUESTIONS, load_questions, percentile
 from app.settings import Settings
 from escalation.clinic import load_clinic_config
 from ingestion.embedding import Embedder
@@ -51,7 +51,7 @@ TARGET_P95_MS = 50.0
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--corpus", type=Path, default=Path("corpus"))
-    parser.add_argument("--questions", type=Path, default=Path("tests/eval/questions.jsonl"))
+    parser.add_argument("--questions", type=Path, default=DEFAULT_QUESTIONS)
     parser.add_argument("--runs", type=int, default=100)
     parser.add_argument("--ttft-ms", type=float, default=300.0)
     parser.add_argument(

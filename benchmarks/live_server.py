@@ -48,8 +48,8 @@ def serve(
     """The server process: the real app, built from settings, under uvicorn."""
     import uvicorn
 
+    from app.channels.serving import uvicorn_config
     from app.main import create_app
-    from app.serving import uvicorn_config
     from app.settings import Settings
 
     # One warning per escalation (no coordinator channel here) would drown the figures.
@@ -71,8 +71,8 @@ def register_patients(data_dir: str, count: int) -> list[tuple[str, str]]:
     callers are never booked, so load that must book asks as patients."""
     from datetime import UTC, datetime
 
-    from app.people import People
-    from app.records import protect_audit
+    from app.people.directory import People
+    from app.people.tables import protect_audit
     from escalation.database import create_tables, make_engine, make_sessionmaker
 
     engine = make_engine(f"sqlite:///{(Path(data_dir) / 'aftercare.db').resolve()}")

@@ -21,9 +21,9 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from app.document_files import split_front_matter
 from app.main import build_services
 from app.settings import Settings
+from app.workspace.document_files import split_front_matter
 
 QUESTION = "How long will the catheter stay in?"
 

@@ -2,7 +2,7 @@
 beside llama-index's own default retrieval over the same corpus and embedding model,
 measured in the same run.
 
-    python benchmarks/turn_latency.py [--questions tests/eval/questions.jsonl] [--rounds 3]
+    python benchmarks/turn_latency.py [--questions FILE] [--rounds 3]
 
 It also times whole turns on long messages (60 to 120 words, as real patients write them:
 several sentences of history before one question) beside short ones (at most 20 words),
@@ -26,17 +26,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from llama_index.core import VectorStoreIndex
 from llama_index.core.schema import TextNode
 
-from app.evaluation import load_questions, percentile
 from app.main import build_services
+from app.operations.evaluation import DEFAULT_QUESTIONS, REAL_QUESTIONS, load_questions, percentile
 from app.settings import Settings
 from ingestion.embedding import LlamaIndexEmbedding
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--questions", type=Path, default=Path("tests/eval/questions.jsonl"))
+    parser.add_argument("--questions", type=Path, default=DEFAULT_QUESTIONS)
     parser.add_argument("--corpus", type=Path, default=Path("corpus"))
-    parser.add_argument("--real", type=Path, default=Path("tests/eval/real_questions.jsonl"))
+    parser.add_argument("--real", type=Path, default=REAL_QUESTIONS)
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     questions = [

@@ -43,7 +43,7 @@ import httpx
 from live_server import free_port, serve, stop, wait_ready
 from websockets.asyncio.client import ClientConnection, connect
 
-from app.evaluation import load_questions, percentile
+from app.operations.evaluation import DEFAULT_QUESTIONS, load_questions, percentile
 
 ACK_AFTER_S = 5.0
 """Longer than any turn here, so the filler acknowledgement never counts as a sentence."""
@@ -62,7 +62,7 @@ class TurnTiming:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--questions", type=Path, default=Path("tests/eval/questions.jsonl"))
+    parser.add_argument("--questions", type=Path, default=DEFAULT_QUESTIONS)
     parser.add_argument("--corpus", type=Path, default=Path("corpus"))
     parser.add_argument("--sessions", type=int, default=50)
     parser.add_argument("--per-session", type=int, default=5)

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from app.channels.serving import uvicorn_config
 from app.main import build_services, create_app
 from app.services import Services
-from app.serving import uvicorn_config
 from app.settings import Settings
 from tests.support.loopback import LoopbackServer
 

@@ -22,8 +22,8 @@ import pytest
 import websockets
 from sqlalchemy import func, select
 
-from app.logs import configure_logging
 from app.main import build_services
+from app.operations.logs import configure_logging
 from app.services import Services
 from app.settings import SecuritySettings, Settings
 from escalation.records import AppointmentRow, EscalationRow
@@ -290,7 +290,7 @@ def cli(target: Target, *args: str) -> subprocess.CompletedProcess[str]:
         "HF_HUB_OFFLINE": "1",
     }
     return subprocess.run(
-        [sys.executable, "-m", "app.cli", *args],
+        [sys.executable, "-m", "app.operations.cli", *args],
         env=env,
         capture_output=True,
         text=True,

@@ -31,7 +31,7 @@ def run(workdir: Path, *args: str, stdin: str | None = None) -> subprocess.Compl
         "HF_HUB_OFFLINE": "1",
     }
     return subprocess.run(
-        [sys.executable, "-m", "app.cli", *args],
+        [sys.executable, "-m", "app.operations.cli", *args],
         cwd=workdir,
         env=env,
         input=stdin,

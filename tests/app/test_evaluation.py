@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from app.calibration import choose_threshold, fit_weights
-from app.evaluation import (
+from app.operations.calibration import choose_threshold, fit_weights
+from app.operations.evaluation import (
+    DEFAULT_QUESTIONS,
     Figures,
     LabelledQuestion,
     Observation,
@@ -87,7 +88,7 @@ def test_loading_rejects_bad_lines(tmp_path: Path) -> None:
 
 
 def test_shipped_question_set_loads() -> None:
-    questions = load_questions(Path(__file__).parents[1] / "eval" / "questions.jsonl")
+    questions = load_questions(DEFAULT_QUESTIONS)
     assert len(questions) >= 200
     assert {q.split for q in questions} == {"calibration", "holdout"}
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from app.composers.extractive import answering_documents, select_sentences
+from app.conversation.composers.extractive import answering_documents, select_sentences
 from ingestion.search import Passage, ScoredSentence
 
 

@@ -14,11 +14,16 @@ import pytest
 from numpy.typing import NDArray
 from openai import AsyncOpenAI
 
-from app.composers.base import CannotAnswer, ComposedSentence, CompositionRequest, Message
-from app.composers.extractive import ExtractiveComposer, attribution
-from app.composers.generated import DEFAULT_BASE_URL, GeneratedComposer, build_composer
-from app.composers.grounding import SupportChecker, numbers_in
-from app.composers.prompt import DONT_KNOW, build_messages, is_dont_know
+from app.conversation.composers.base import (
+    CannotAnswer,
+    ComposedSentence,
+    CompositionRequest,
+    Message,
+)
+from app.conversation.composers.extractive import ExtractiveComposer, attribution
+from app.conversation.composers.generated import DEFAULT_BASE_URL, GeneratedComposer, build_composer
+from app.conversation.composers.grounding import SupportChecker, numbers_in
+from app.conversation.composers.prompt import DONT_KNOW, build_messages, is_dont_know
 from app.main import build_services
 from app.settings import Settings
 from escalation.clinic import ClinicConfig

@@ -8,9 +8,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from app.governance import apply_retention
+from app.conversation.turn import TurnResult
 from app.main import build_services
-from app.turn import TurnResult
+from app.people.governance import apply_retention
 from escalation.records import ERASED, NewEscalation
 from tests.app.conftest import LiveApp, make_settings
 

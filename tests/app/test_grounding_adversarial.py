@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.composers.grounding import SupportChecker, consistent, numbers_in, permits
+from app.conversation.composers.grounding import SupportChecker, consistent, numbers_in, permits
 from ingestion.embedding import Embedder
 from ingestion.search import Passage
 from tests.app.llm_server import Script, ScriptedChatServer

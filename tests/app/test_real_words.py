@@ -7,7 +7,7 @@ import time
 
 import httpx
 
-from app.turn_log import TurnFilter
+from app.conversation.turn_log import TurnFilter
 from tests.app.conftest import LiveApp
 from tests.app.contract import check_ask_object
 

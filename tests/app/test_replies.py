@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from app.replies import booking_sentences, safety_net, urgent_follow_up
+from app.conversation.replies import booking_sentences, safety_net, urgent_follow_up
 from escalation.clinic import ClinicConfig, Contacts
 
 CLINIC = ClinicConfig(

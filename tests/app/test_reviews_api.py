@@ -13,7 +13,7 @@ import httpx
 import numpy as np
 import pytest
 
-from app.gaps import group_by_meaning
+from app.workspace.gaps import group_by_meaning
 from ingestion.embedding import Embedder
 from tests.app.conftest import WorkspaceApp
 

@@ -10,7 +10,7 @@ import httpx
 import pytest
 from websockets.sync.client import connect
 
-from app.turn_log import StoredTurn, TurnFilter, TurnLog
+from app.conversation.turn_log import StoredTurn, TurnFilter, TurnLog
 from tests.app.conftest import LiveApp
 
 

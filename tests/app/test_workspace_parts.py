@@ -13,15 +13,15 @@ from pathlib import Path
 
 import pytest
 
-from app.document_files import render_markdown, split_front_matter, write_atomically
-from app.documents import DocumentSummary
-from app.drafts import Draft, DraftStore
+from app.conversation.turn import TurnResult
+from app.conversation.turn_log import TurnFilter, TurnLog
 from app.errors import CorpusNotWritableError, DocumentRejectedError
-from app.gaps import GapGroup, as_csv
 from app.main import build_services
-from app.review_digest import build_digest
-from app.turn import TurnResult
-from app.turn_log import TurnFilter, TurnLog
+from app.workspace.document_files import render_markdown, split_front_matter, write_atomically
+from app.workspace.documents import DocumentSummary
+from app.workspace.drafts import Draft, DraftStore
+from app.workspace.gaps import GapGroup, as_csv
+from app.workspace.review_digest import build_digest
 from ingestion.embedding import Embedder
 from tests.app.conftest import make_settings
 from tests.app.workspace_docs import ALCOHOL_MD
@@ -119,7 +119,7 @@ def test_retention_deletes_old_turns_only(tmp_path: Path) -> None:
     old = services.turns.query(TurnFilter(until=NOW - timedelta(days=300)))[0]
     services.marks.add(old.id, "wrong", "a note", "staff:x")
     assert services.marks.marked(["wrong"])
-    # The retention job (``app.governance``) deletes through the turn store.
+    # The retention job (``app.people.governance``) deletes through the turn store.
     assert services.turns.delete_before(NOW - timedelta(days=365)) == 1
     assert [t.turn_id for t in services.turns.query(TurnFilter())] == ["t10"]
     assert services.marks.marked(["wrong"]) == []  # the marks went with the turn

@@ -20,7 +20,7 @@ from ingestion.documents import CorpusDocument, discover, load_document
 
 REPO = Path(__file__).resolve().parents[2]
 CORPUS = REPO / "corpus"
-QUESTIONS = REPO / "tests" / "eval" / "questions.jsonl"
+QUESTIONS = REPO / "app" / "operations" / "eval_sets" / "questions.jsonl"
 
 REQUIRED_FIELDS = (
     "id",

@@ -13,7 +13,7 @@ import pytest
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 
-from app.logs import RedactingFilter, redact
+from app.operations.logs import RedactingFilter, redact
 from tests.app.conftest import PLATFORM_KEY
 from tests.platforms.conftest import PlatformApp, vendor
 

@@ -1,0 +1,1 @@
+"""The channels: HTTP routers and schemas, the voice socket, the OpenAI endpoint, pages."""

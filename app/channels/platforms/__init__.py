@@ -1,0 +1,1 @@
+"""Voice and avatar platforms: call continuity, tool round trips, caller identification, Retell."""

@@ -1,0 +1,34 @@
+"""Liveness and readiness."""
+
+import asyncio
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
+
+from app.channels.deps import AddressDep, KeyDep, ServicesDep
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/healthz")
+async def healthz() -> dict[str, str]:
+    return {"status": "alive"}
+
+
+@router.get("/readyz")
+async def readyz(services: ServicesDep) -> Response:
+    if services.ready:
+        return JSONResponse({"status": "ready"})
+    return JSONResponse({"status": "loading"}, status_code=503)
+
+
+@router.get("/metrics")
+async def metrics(services: ServicesDep, key: KeyDep, address: AddressDep) -> Response:
+    """Prometheus figures: staff only, unless the operator made them public."""
+    if not services.settings.security.public_metrics:
+        await asyncio.to_thread(
+            services.people.staff_for_key, key, ("coordinator", "clinician"), address
+        )
+    return PlainTextResponse(
+        services.metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8"
+    )

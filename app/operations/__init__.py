@@ -1,0 +1,1 @@
+"""Operations: the command line, evaluation and calibration, metrics and logs."""

@@ -1,0 +1,485 @@
+"""The `aftercare` command: ingest, ask, serve, eval, staff and patient administration."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from collections.abc import Sequence
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from app.settings import Settings, load_settings
+
+EXIT_OK, EXIT_FATAL, EXIT_PARTIAL = 0, 1, 3
+EXIT_TAMPERED = 4
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        settings = load_settings()
+    except Exception as exc:  # settings errors are reported, never a traceback
+        print(f"aftercare: invalid settings: {exc}", file=sys.stderr)
+        return EXIT_FATAL
+    handler = args.handler
+    try:
+        code: int = handler(args, settings)
+    except KeyboardInterrupt:
+        return 130
+    return code
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="aftercare",
+        description="Answers for men recovering from prostate surgery, from approved documents.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    ingest = sub.add_parser("ingest", help="bring the index in line with the corpus folder")
+    ingest.add_argument("--corpus", type=Path, help="corpus folder (default: setting)")
+    ingest.add_argument("--json", action="store_true", help="print one JSON object")
+    ingest.set_defaults(handler=_cmd_ingest)
+
+    ask = sub.add_parser("ask", help="ask questions; one JSON object per question")
+    ask.add_argument("question", nargs="*", help="question words, or several quoted questions")
+    ask.add_argument("--file", type=Path, help="one question per line, or JSON lines")
+    ask.add_argument("--patient", help="the registered patient asking")
+    ask.add_argument("--json", action="store_true", help="JSON lines output (the contract)")
+    ask.add_argument(
+        "--server",
+        help="ask a running server (its base URL, e.g. http://127.0.0.1:8000) instead of "
+        "loading the index here",
+    )
+    ask.add_argument(
+        "--key-file", type=Path, help="with --server and --patient: a file holding his key"
+    )
+    ask.set_defaults(handler=_cmd_ask)
+
+    serve = sub.add_parser("serve", help="serve the API and the pages")
+    serve.add_argument("--host", help="default 127.0.0.1")
+    serve.add_argument("--port", type=int, help="default 8000")
+    serve.set_defaults(handler=_cmd_serve)
+
+    ev = sub.add_parser("eval", help="run a labelled question set and report the figures")
+    ev.add_argument("--questions", type=Path, help="JSON lines question set (instead of --set)")
+    ev.add_argument(
+        "--set",
+        choices=["labelled", "real", "both"],
+        default="both",
+        help="the labelled set, real patients' words, or both (default)",
+    )
+    ev.add_argument("--split", choices=["calibration", "holdout", "all"], default="holdout")
+    ev.add_argument("--perturb", action="store_true", help="also run perturbed variants")
+    ev.add_argument(
+        "--calibrate", action="store_true", help="fit the policy on the calibration split"
+    )
+    ev.add_argument("--json", action="store_true")
+    ev.set_defaults(handler=_cmd_eval)
+
+    staff = sub.add_parser("staff", help="staff keys")
+    staff_sub = staff.add_subparsers(dest="staff_command", required=True)
+    staff_add = staff_sub.add_parser("add", help="create a staff key (shown once)")
+    staff_add.add_argument("--name", required=True)
+    staff_add.add_argument("--role", required=True, choices=["coordinator", "clinician", "admin"])
+    staff_add.add_argument(
+        "--expires-days", type=int, help="the key stops working after this many days"
+    )
+    staff_add.set_defaults(handler=_cmd_staff_add)
+    staff_list = staff_sub.add_parser("list", help="staff keys: role, expiry, last use (no keys)")
+    staff_list.set_defaults(handler=_cmd_staff_list)
+    staff_revoke = staff_sub.add_parser("revoke", help="stop a staff key working, at once")
+    staff_revoke.add_argument("staff_id")
+    staff_revoke.set_defaults(handler=_cmd_staff_revoke)
+
+    patient = sub.add_parser("patient", help="registered patients")
+    patient_sub = patient.add_subparsers(dest="patient_command", required=True)
+    patient_add = patient_sub.add_parser("add", help="register a patient (key shown once)")
+    patient_add.add_argument("patient_id")
+    patient_add.add_argument("--name", required=True)
+    patient_add.add_argument("--surgery-date", type=date.fromisoformat)
+    patient_add.add_argument(
+        "--surgery-type", "--approach", dest="approach", choices=["robotic", "laparoscopic", "open"]
+    )
+    patient_add.add_argument("--catheter-out", type=date.fromisoformat)
+    patient_add.add_argument(
+        "--phone", help="his phone number; national numbers in the clinic's country"
+    )
+    patient_add.add_argument("--dob", type=date.fromisoformat, help="date of birth, YYYY-MM-DD")
+    patient_add.add_argument("--preferred-contact", choices=["phone", "sms", "email"])
+    patient_add.set_defaults(handler=_cmd_patient_add)
+    rotate = patient_sub.add_parser("rotate-key", help="a new key; the old one stops working")
+    rotate.add_argument("patient_id")
+    rotate.set_defaults(handler=_cmd_patient_rotate)
+    link = patient_sub.add_parser("link", help="a one-time link to the patient's page")
+    link.add_argument("patient_id")
+    link.set_defaults(handler=_cmd_patient_link)
+    export = patient_sub.add_parser("export", help="everything held about a patient, as JSON")
+    export.add_argument("patient_id")
+    export.set_defaults(handler=_cmd_patient_export)
+    erase = patient_sub.add_parser(
+        "erase", help="delete a patient's data (the audit keeps it happened)"
+    )
+    erase.add_argument("patient_id")
+    erase.add_argument("--yes", action="store_true", help="confirm: this cannot be undone")
+    erase.set_defaults(handler=_cmd_patient_erase)
+
+    audit = sub.add_parser("audit", help="the audit trail")
+    audit_sub = audit.add_subparsers(dest="audit_command", required=True)
+    verify = audit_sub.add_parser("verify", help="check the audit trail's hash chain")
+    verify.set_defaults(handler=_cmd_audit_verify)
+    return parser
+
+
+def _cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
+    from app.main import build_services
+    from ingestion.errors import IngestionError
+
+    corpus = args.corpus or settings.corpus_dir
+    try:
+        services = build_services(settings, load_model=True)
+        report = services.ingest(corpus, progress=_progress_bar(args.json))
+    except IngestionError as exc:
+        _fail(str(exc), args.json)
+        return EXIT_FATAL
+    if args.json:
+        print(json.dumps(report.as_dict()))
+    else:
+        for doc in report.documents:
+            line = f"{doc.status:<9} {doc.doc_id or '-':<32} {doc.chunks:>3} chunks  {doc.path}"
+            print(line + (f"\n          {doc.error}" if doc.error else ""))
+        counts = report.counts
+        print(", ".join(f"{n} {status}" for status, n in counts.items()))
+    return EXIT_PARTIAL if report.counts["failed"] else EXIT_OK
+
+
+def _cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
+    from app.channels.schemas import AskResponse
+    from app.errors import AppError
+    from app.main import build_services
+    from ingestion.errors import IngestionError
+
+    try:
+        questions = _questions(args)
+    except (OSError, ValueError) as exc:
+        _fail(str(exc), True)
+        return EXIT_FATAL
+    if not questions:
+        _fail("no question given: pass it as words or with --file", True)
+        return EXIT_FATAL
+    if args.server:
+        return _ask_server(args, questions)
+
+    async def run() -> int:
+        services = build_services(settings, load_model=True)
+        await services.start(ingest_if_empty=True)
+        try:
+            for question in questions:
+                result = await services.ask_cli(question, args.patient)
+                body = AskResponse.of(result)
+                if args.json:
+                    print(body.model_dump_json(), flush=True)
+                else:
+                    print(f"[{body.outcome}] {body.answer}")
+                    for source in body.sources:
+                        print(f"    source: {source.title} > {source.section} ({source.score:.2f})")
+        finally:
+            await services.stop()
+        return EXIT_OK
+
+    try:
+        return asyncio.run(run())
+    except (AppError, IngestionError) as exc:
+        _fail(str(exc), True)
+        return EXIT_FATAL
+
+
+def _ask_server(args: argparse.Namespace, questions: list[str]) -> int:
+    """The same contract, answered by a running server over ``POST /v1/ask``."""
+    import httpx
+
+    try:
+        key = args.key_file.read_text("utf-8").strip() if args.key_file else None
+    except OSError as exc:
+        _fail(f"cannot read the key file: {exc}", True)
+        return EXIT_FATAL
+    headers = {"Authorization": f"Bearer {key}"} if key else {}
+    url = args.server.rstrip("/") + "/v1/ask"
+    with httpx.Client(timeout=120) as client:
+        for question in questions:
+            try:
+                response = client.post(
+                    url, json={"question": question, "patient_id": args.patient}, headers=headers
+                )
+            except httpx.HTTPError as exc:
+                _fail(f"cannot reach the server at {args.server}: {exc}", True)
+                return EXIT_FATAL
+            if response.status_code != 200:
+                _fail(f"the server answered {response.status_code}: {response.text[:300]}", True)
+                return EXIT_FATAL
+            body = response.json()
+            if args.json:
+                print(json.dumps(body), flush=True)
+            else:
+                print(f"[{body['outcome']}] {body['answer']}")
+                for src in body["sources"]:
+                    print(f"    source: {src['title']} > {src['section']} ({src['score']:.2f})")
+    return EXIT_OK
+
+
+def _questions(args: argparse.Namespace) -> list[str]:
+    questions: list[str] = []
+    if args.question:
+        joined = " ".join(args.question)
+        # Several quoted questions come as several arguments ending in '?'.
+        parts = args.question if all(q.strip().endswith("?") for q in args.question) else [joined]
+        questions.extend(p for p in parts if p.strip())
+    if args.file:
+        for number, line in enumerate(args.file.read_text(encoding="utf-8").splitlines(), 1):
+            if not line.strip():
+                continue
+            if line.lstrip().startswith("{"):
+                try:
+                    item: Any = json.loads(line)
+                except json.JSONDecodeError as exc:
+                    raise ValueError(f"{args.file}:{number}: not valid JSON: {exc.msg}") from exc
+                if not isinstance(item, dict) or not isinstance(item.get("question"), str):
+                    raise ValueError(f"{args.file}:{number}: JSON line needs a 'question' string")
+                questions.append(item["question"])
+            else:
+                questions.append(line.strip())
+    return questions
+
+
+def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    from app.channels.serving import uvicorn_config
+    from app.main import create_app
+
+    host = args.host or settings.host
+    port = args.port or settings.port
+    app = create_app(settings)
+    print(
+        f"Aftercare is starting on http://{host}:{port}/ (patient page), "
+        f"http://{host}:{port}/coordinator (care coordinators)",
+        flush=True,
+    )
+    uvicorn.Server(uvicorn_config(app, settings, host, port)).run()
+    return EXIT_OK
+
+
+def _cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
+    from app.operations.evaluation import run_eval_command
+
+    return run_eval_command(args, settings)
+
+
+def _cmd_staff_add(args: argparse.Namespace, settings: Settings) -> int:
+    from app.main import build_services
+
+    services = build_services(settings, load_model=False)
+    days = args.expires_days if args.expires_days is not None else settings.security.staff_key_days
+    try:
+        member, key = services.people.add_staff(args.name, args.role, expires_in_days=days)
+    except ValueError as exc:
+        _fail(str(exc), True)
+        return EXIT_FATAL
+    print(
+        json.dumps(
+            {
+                "id": member.id,
+                "name": member.name,
+                "role": member.role,
+                "expires_at": member.expires_at.isoformat() if member.expires_at else None,
+                "key": key,
+            }
+        )
+    )
+    print("Keep this key safe: it is shown only once.", file=sys.stderr)
+    return EXIT_OK
+
+
+def _cmd_patient_add(args: argparse.Namespace, settings: Settings) -> int:
+    from pydantic import ValidationError
+
+    from app.channels.schemas_patients import NewPatient
+    from app.errors import AppError
+    from app.main import build_services
+    from app.people.registration import register_patient
+
+    services = build_services(settings, load_model=False)
+    try:
+        new = NewPatient(
+            id=args.patient_id,
+            name=args.name,
+            phone=args.phone,
+            date_of_birth=args.dob,
+            surgery_date=args.surgery_date,
+            surgery_type=args.approach,
+            catheter_out_on=args.catheter_out,
+            preferred_contact=args.preferred_contact,
+        )
+        patient, key = register_patient(services, new)
+    except ValidationError as exc:
+        _fail("; ".join(str(e["msg"]) for e in exc.errors()), True)
+        return EXIT_FATAL
+    except (AppError, ValueError) as exc:
+        _fail(str(exc), True)
+        return EXIT_FATAL
+    print(
+        json.dumps(
+            {"id": patient.id, "name": patient.display_name, "phone": patient.phone, "key": key}
+        )
+    )
+    print("Give this key to the patient: it is shown only once.", file=sys.stderr)
+    return EXIT_OK
+
+
+def _cmd_staff_list(args: argparse.Namespace, settings: Settings) -> int:
+    from app.main import build_services
+
+    services = build_services(settings, load_model=False)
+    for member in services.people.list_staff():
+        print(
+            json.dumps(
+                {
+                    "id": member.id,
+                    "name": member.name,
+                    "role": member.role,
+                    "created_at": _iso(member.created_at),
+                    "expires_at": _iso(member.expires_at),
+                    "revoked_at": _iso(member.revoked_at),
+                    "last_used_at": _iso(member.last_used_at),
+                }
+            )
+        )
+    return EXIT_OK
+
+
+def _cmd_staff_revoke(args: argparse.Namespace, settings: Settings) -> int:
+    from app.main import build_services
+
+    services = build_services(settings, load_model=False)
+    try:
+        member = services.people.revoke_staff(args.staff_id)
+    except ValueError as exc:
+        _fail(str(exc), True)
+        return EXIT_FATAL
+    print(json.dumps({"id": member.id, "revoked_at": _iso(member.revoked_at)}))
+    return EXIT_OK
+
+
+def _cmd_patient_rotate(args: argparse.Namespace, settings: Settings) -> int:
+    from app.errors import UnknownPatientError
+    from app.main import build_services
+
+    services = build_services(settings, load_model=False)
+    try:
+        key = services.people.rotate_patient_key(args.patient_id)
+    except UnknownPatientError as exc:
+        _fail(str(exc), True)
+        return EXIT_FATAL
+    print(json.dumps({"id": args.patient_id, "key": key}))
+    print("Give this key to the patient: the old one no longer works.", file=sys.stderr)
+    return EXIT_OK
+
+
+def _cmd_patient_link(args: argparse.Namespace, settings: Settings) -> int:
+    from app.errors import UnknownPatientError
+    from app.main import build_services
+
+    services = build_services(settings, load_model=False)
+    ttl = settings.security.link_code_ttl_s
+    try:
+        code = services.people.link_code(args.patient_id, ttl)
+    except UnknownPatientError as exc:
+        _fail(str(exc), True)
+        return EXIT_FATAL
+    base = settings.escalation.public_base_url.rstrip("/")
+    print(json.dumps({"id": args.patient_id, "url": f"{base}/?code={code}", "expires_in": ttl}))
+    return EXIT_OK
+
+
+def _cmd_patient_export(args: argparse.Namespace, settings: Settings) -> int:
+    from app.errors import UnknownPatientError
+    from app.main import build_services
+    from app.people.governance import export_patient
+
+    services = build_services(settings, load_model=False)
+    try:
+        data = asyncio.run(export_patient(services, args.patient_id, "cli"))
+    except UnknownPatientError as exc:
+        _fail(str(exc), True)
+        return EXIT_FATAL
+    print(json.dumps(data, indent=2))
+    return EXIT_OK
+
+
+def _cmd_patient_erase(args: argparse.Namespace, settings: Settings) -> int:
+    from app.errors import UnknownPatientError
+    from app.main import build_services
+    from app.people.governance import erase_patient
+
+    if not args.yes:
+        _fail("erasing a patient cannot be undone: add --yes to confirm", True)
+        return EXIT_FATAL
+    services = build_services(settings, load_model=False)
+    try:
+        counts = asyncio.run(erase_patient(services, args.patient_id, "cli"))
+    except UnknownPatientError as exc:
+        _fail(str(exc), True)
+        return EXIT_FATAL
+    print(json.dumps({"id": args.patient_id, "erased": counts}))
+    return EXIT_OK
+
+
+def _cmd_audit_verify(args: argparse.Namespace, settings: Settings) -> int:
+    from app.main import build_services
+
+    services = build_services(settings, load_model=False)
+    report = services.people.verify_audit()
+    print(
+        json.dumps(
+            {
+                "ok": report.ok,
+                "rows": report.rows,
+                "broken_at": report.broken_at,
+                "problem": report.problem,
+            }
+        )
+    )
+    return EXIT_OK if report.ok else EXIT_TAMPERED
+
+
+def _iso(moment: Any) -> str | None:
+    return moment.isoformat() if moment is not None else None
+
+
+def _progress_bar(quiet: bool) -> Any:
+    if quiet or not sys.stderr.isatty():
+        return None
+    from tqdm import tqdm
+
+    bar = tqdm(desc="ingesting", unit="doc", file=sys.stderr, leave=False)
+
+    def step(doc_id: str) -> None:
+        bar.set_postfix_str(doc_id)
+        bar.update(1)
+
+    return step
+
+
+def _fail(message: str, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps({"error": message}), file=sys.stderr)
+    else:
+        print(f"aftercare: {message}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

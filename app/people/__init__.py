@@ -1,0 +1,1 @@
+"""People: staff and patients, their keys, authentication, the audit chain, data governance."""

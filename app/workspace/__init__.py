@@ -1,0 +1,1 @@
+"""The clinician workspace: documents, drafts, previews, the gaps report and review digests."""
