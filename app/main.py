@@ -14,6 +14,7 @@ import httpx
 from fastapi import FastAPI
 from sqlalchemy.orm import Session, sessionmaker
 
+from app import schema
 from app.avatars import AvatarHub
 from app.caller_id import CallerDesk
 from app.composers.base import AnswerComposer
@@ -41,7 +42,7 @@ from avatar_bridge.keepalive import KeepAlive
 from avatar_bridge.providers.factory import build_provider
 from escalation.bursts import AlertBursts
 from escalation.clinic import ClinicConfig, load_clinic_config
-from escalation.database import create_tables, make_engine, make_sessionmaker
+from escalation.database import make_engine, make_sessionmaker
 from escalation.errors import ClinicConfigError, UnknownEscalationError
 from escalation.fhir import FhirScheduler
 from escalation.jobs import make_scheduler
@@ -81,11 +82,8 @@ def build_services(
     database_url = settings.resolved_database_url
     engine = make_engine(database_url)
     sessions = make_sessionmaker(engine)
-    import app.document_records
-    import app.records  # registers the app's tables on the shared metadata
-
-    create_tables(engine)
-    app.records.protect_audit(engine)
+    # Migrated (the embedded SQLite default) or checked: an old schema refuses to start.
+    schema.prepare(engine, auto_upgrade=settings.upgrades_database)
     client = http or httpx.AsyncClient(timeout=httpx.Timeout(10.0))
     metrics = Metrics()
     jobs = make_scheduler(database_url)
