@@ -119,6 +119,13 @@ def upgrade(engine: Engine, revision: str = "head") -> str:
     return found
 
 
+def downgrade(engine: Engine, revision: str) -> str | None:
+    """Take the database back to ``revision`` (``"base"``: no tables); for operators' rollbacks."""
+    with _answering(engine), engine.begin() as connection:
+        command.downgrade(alembic_config(connection), revision)
+    return current(engine)
+
+
 def _has_tables(connection: Connection) -> bool:
     return inspect(connection).has_table("escalations")
 
