@@ -3,8 +3,8 @@
 import asyncio
 
 from fastapi import APIRouter
-from sqlalchemy import Engine
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from sqlalchemy import Engine
 
 from app.deps import AddressDep, KeyDep, ServicesDep
 
