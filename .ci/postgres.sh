@@ -46,7 +46,7 @@ start() {
   fi
   rm -rf "$DIR"
   mkdir -p "$DIR"
-  [ "$(id -u)" = 0 ] && chown postgres "$DIR"
+  if [ "$(id -u)" = 0 ]; then chown postgres "$DIR"; fi
   port="$(free_port)"
   as_owner "$bin/initdb" -D "$DIR/data" -U aftercare -A trust -E UTF8 --no-locale >"$DIR/initdb.log"
   as_owner "$bin/pg_ctl" -D "$DIR/data" -l "$DIR/server.log" -w -t 60 \
