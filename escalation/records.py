@@ -583,12 +583,15 @@ class EscalationRepository:
         one does; an external one such as FHIR does not, so a copy is kept here).
         """
         with self._sessions() as session:
-            stored = session.get(AppointmentRow, appointment.id)
+            # The escalation's row stays locked until the booking is recorded (PostgreSQL;
+            # SQLite has one writer anyway): a request and a recovery in other processes
+            # recording a booking for it at once take turns, and the second sees the first.
             recorded = session.execute(
-                select(EscalationRow.status, EscalationRow.appointment_id).where(
-                    EscalationRow.id == escalation_id
-                )
+                select(EscalationRow.status, EscalationRow.appointment_id)
+                .where(EscalationRow.id == escalation_id)
+                .with_for_update()
             ).first()
+            stored = session.get(AppointmentRow, appointment.id)
             if recorded is not None and tuple(recorded) == ("booked", appointment.id):
                 return self.get(escalation_id)  # a retry of a booking already recorded
             self._transition(session, escalation_id, "booked", actor, note)
