@@ -27,6 +27,7 @@ from app.conversation.composers.generated import build_composer
 from app.conversation.turn_log import TurnLog
 from app.conversation.turn_marks import TurnMarks
 from app.errors import NotReadyError
+from app.operations import schema
 from app.operations.logs import configure_logging
 from app.operations.metrics import Metrics
 from app.people.directory import People
@@ -41,7 +42,7 @@ from avatar_bridge.keepalive import KeepAlive
 from avatar_bridge.providers.factory import build_provider
 from escalation.bursts import AlertBursts
 from escalation.clinic import ClinicConfig, load_clinic_config
-from escalation.database import create_tables, make_engine, make_sessionmaker
+from escalation.database import make_engine, make_sessionmaker
 from escalation.errors import ClinicConfigError, UnknownEscalationError
 from escalation.fhir import FhirScheduler
 from escalation.jobs import make_scheduler
@@ -81,11 +82,8 @@ def build_services(
     database_url = settings.resolved_database_url
     engine = make_engine(database_url)
     sessions = make_sessionmaker(engine)
-    import app.people.tables  # registers the app's tables on the shared metadata
-    import app.workspace.document_records
-
-    create_tables(engine)
-    app.people.tables.protect_audit(engine)
+    # Migrated (the embedded SQLite default) or checked: an old schema refuses to start.
+    schema.prepare(engine, auto_upgrade=settings.upgrades_database)
     client = http or httpx.AsyncClient(timeout=httpx.Timeout(10.0))
     metrics = Metrics()
     jobs = make_scheduler(database_url)

@@ -45,7 +45,7 @@ from escalation.danger_meaning import MeaningDetector, MeaningThresholds, load_p
 from escalation.jobs import MEMORY_STORE
 from escalation.outbox import AlertOutbox
 from escalation.policy import PolicyWeights
-from escalation.service import EscalationService
+from escalation.service import EscalationService, Recovery
 from ingestion.embedding import Embedder
 from ingestion.index import CorpusIndexer, IngestReport, Progress
 from ingestion.search import CorpusSearch
@@ -210,9 +210,24 @@ class Services:
                 jobstore=MEMORY_STORE,
                 replace_existing=True,
             )
+            # Escalations a crash interrupted: finished at once, then checked periodically.
+            self.jobs.add_job(
+                self.recover,
+                "interval",
+                seconds=self.settings.escalation.recovery_interval_s,
+                next_run_time=self.clock(),
+                id="recovery",
+                jobstore=MEMORY_STORE,
+                replace_existing=True,
+            )
             if self.reminders is not None:
                 await self.reminders.start()
             self._background = True
+
+    async def recover(self) -> Recovery:
+        """Finish escalations interrupted by a crash (older than the grace period)."""
+        grace = timedelta(seconds=self.settings.escalation.recovery_grace_s)
+        return await self.escalations.recover(self.clock() - grace)
 
     async def _retain(self) -> None:
         from app.people.governance import apply_retention

@@ -118,6 +118,16 @@ class Settings(BaseSettings):
     database_url: str | None = Field(
         default=None, description="SQLAlchemy URL; SQLite in the data directory when unset."
     )
+    database_auto_upgrade: bool | None = Field(
+        default=None,
+        description="Migrate the database on start; unset: only a SQLite one (a server "
+        "database such as PostgreSQL is migrated with `aftercare db upgrade`).",
+    )
+    database_wait_s: float = Field(
+        default=30.0,
+        ge=0,
+        description="How long `aftercare serve` retries a database that does not answer.",
+    )
     host: str = "127.0.0.1"
     port: int = 8000
     log_level: str = "INFO"
@@ -220,6 +230,13 @@ class Settings(BaseSettings):
     @property
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite:///{(self.data_dir / 'aftercare.db').resolve()}"
+
+    @property
+    def upgrades_database(self) -> bool:
+        """Whether start-up migrates the database itself (else it refuses an old one)."""
+        if self.database_auto_upgrade is not None:
+            return self.database_auto_upgrade
+        return self.resolved_database_url.startswith("sqlite")
 
     @property
     def chroma_path(self) -> Path:

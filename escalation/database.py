@@ -1,6 +1,8 @@
 """The relational store: one SQLAlchemy engine per deployment, SQLite by default.
 
-Any SQLAlchemy URL works (``postgresql+psycopg://...``); tables are created on start.
+SQLite and PostgreSQL (``postgresql+psycopg://...``) are tested. The tables are made and
+changed by the migrations (``app.operations.schema``); ``create_tables`` is for scratch
+databases only.
 """
 
 from __future__ import annotations
@@ -33,6 +35,9 @@ def make_engine(url: str) -> Engine:
             cursor.close()
 
         return engine
+    if url.startswith("postgresql"):
+        # A database that does not answer fails a connection in seconds, not minutes.
+        return create_engine(url, pool_pre_ping=True, connect_args={"connect_timeout": 5})
     return create_engine(url, pool_pre_ping=True)
 
 

@@ -1,10 +1,12 @@
 """The durable alert outbox: every coordinator alert is a row before anything is sent.
 
 ``AlertOutbox.enqueue`` writes one ``alert_deliveries`` row per configured channel in one
-transaction and arms an immediate timer; a delivery then goes through its channel and, when it
-fails, is retried with ``retry_delay`` backoff until it succeeds or ``max_attempts`` is spent,
-when it is marked failed and ``on_failed(escalation_id, reason)`` is called (the app makes the
-escalation need attention in the coordinator queue).
+transaction and arms an immediate timer (an escalation's "created" alert is queued once only:
+queued again, it is ignored, so a recovery after a crash cannot send it twice); a delivery
+then goes through its channel and, when it fails, is retried with ``retry_delay`` backoff
+until it succeeds or ``max_attempts`` is spent, when it is marked failed and
+``on_failed(escalation_id, reason)`` is called (the app makes the escalation need attention
+in the coordinator queue).
 
 Timers and state. The retry timers are APScheduler jobs in the persistent job store (see
 ``escalation.jobs``: a persisted job carries only the topic and the delivery id and fires
@@ -34,6 +36,7 @@ from typing import Any
 import httpx
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy import JSON, ColumnElement, DateTime, Integer, String, Text, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
 from escalation import jobs
@@ -58,6 +61,9 @@ PENDING = "pending"
 DELIVERED = "delivered"
 FAILED = "failed"
 
+# Events an escalation has once only: queued again (by a recovery), they go out once.
+ONCE_EVENTS = frozenset({"escalation.created"})
+
 # A timer that fires earlier than this before the row's due time is re-armed instead of run.
 _EARLY_TOLERANCE = timedelta(milliseconds=500)
 
@@ -78,6 +84,9 @@ class AlertDelivery(Base):
     next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    # "<alert key>:<channel>" for alerts that must be queued once only (a recovered
+    # escalation's "created" alert may be queued again after a crash): UNIQUE.
+    dedupe_key: Mapped[str | None] = mapped_column(String(200), unique=True, default=None)
 
 
 @dataclass(frozen=True)
@@ -187,6 +196,7 @@ class AlertOutbox:
         if self._link_for is not None and not document.get("link"):
             document["link"] = self._link_for(escalation_id)
         now = self._clock()
+        once = event in ONCE_EVENTS
         rows = [
             AlertDelivery(
                 id=uuid.uuid4().hex,
@@ -198,13 +208,29 @@ class AlertOutbox:
                 attempts=0,
                 next_attempt_at=now,
                 created_at=now,
+                dedupe_key=f"{escalation_id}:{event}:{channel}"[:200] if once else None,
             )
             for channel in self._channels
         ]
-        with self._sessions.begin() as session:
-            session.add_all(rows)
+        try:
+            with self._sessions.begin() as session:
+                session.add_all(rows)
+        except IntegrityError:
+            if not once or not self._queued(rows):
+                raise
+            # Queued before (a recovery after a crash finishing the same escalation).
+            log.info("escalation %s: the %s alert was queued already", escalation_id, event)
+            return
         for row in rows:
             self._arm(row.id, now)
+
+    def _queued(self, rows: Sequence[AlertDelivery]) -> bool:
+        keys = [row.dedupe_key for row in rows]
+        with self._sessions() as session:
+            found = session.scalars(
+                select(AlertDelivery.dedupe_key).where(AlertDelivery.dedupe_key.in_(keys))
+            ).all()
+        return len(found) == len(keys)
 
     def deliveries(self, escalation_id: str) -> list[DeliveryRecord]:
         with self._sessions() as session:

@@ -20,7 +20,7 @@ import builtins
 import uuid
 from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime, time
-from typing import Any, Literal, Protocol, get_args
+from typing import Any, Literal, Protocol, cast, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import (
@@ -141,6 +141,9 @@ class EscalationRow(Base):
     open_key: Mapped[str | None] = mapped_column(String(300), unique=True, nullable=True)
     # How many turns this escalation holds (later turns of the same kind are added to it).
     turn_count: Mapped[int] = mapped_column(Integer, default=1)
+    # When the coordinators' "created" alert was queued; NULL means a crash came first and
+    # ``EscalationService.recover`` still has to finish it (book or flag, then alert).
+    alerted_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True, index=True)
 
 
 class EscalationEventRow(Base):
@@ -580,12 +583,15 @@ class EscalationRepository:
         one does; an external one such as FHIR does not, so a copy is kept here).
         """
         with self._sessions() as session:
-            stored = session.get(AppointmentRow, appointment.id)
+            # The escalation's row stays locked until the booking is recorded (PostgreSQL;
+            # SQLite has one writer anyway): a request and a recovery in other processes
+            # recording a booking for it at once take turns, and the second sees the first.
             recorded = session.execute(
-                select(EscalationRow.status, EscalationRow.appointment_id).where(
-                    EscalationRow.id == escalation_id
-                )
+                select(EscalationRow.status, EscalationRow.appointment_id)
+                .where(EscalationRow.id == escalation_id)
+                .with_for_update()
             ).first()
+            stored = session.get(AppointmentRow, appointment.id)
             if recorded is not None and tuple(recorded) == ("booked", appointment.id):
                 return self.get(escalation_id)  # a retry of a booking already recorded
             self._transition(session, escalation_id, "booked", actor, note)
@@ -665,6 +671,57 @@ class EscalationRepository:
             row.attention_reason = _drop_reasons(row.attention_reason, reasons)
             row.needs_attention = row.attention_reason is not None
             session.commit()
+
+    # recovery after a crash
+
+    def mark_alerted(self, escalation_id: str) -> None:
+        """Record that the escalation's "created" alert is queued (it is finished)."""
+        with self._sessions() as session:
+            session.execute(
+                update(EscalationRow)
+                .where(EscalationRow.id == escalation_id, EscalationRow.alerted_at.is_(None))
+                .values(alerted_at=self._clock())
+                .execution_options(synchronize_session=False)
+            )
+            session.commit()
+
+    def unalerted(self, created_before: datetime) -> builtins.list[Escalation]:
+        """Escalations whose "created" alert was never queued (a crash came first)."""
+        with self._sessions() as session:
+            rows = builtins.list(
+                session.execute(
+                    select(EscalationRow)
+                    .where(
+                        EscalationRow.alerted_at.is_(None),
+                        EscalationRow.created_at < created_before,
+                    )
+                    .order_by(EscalationRow.created_at, EscalationRow.id)
+                ).scalars()
+            )
+            booked = self._booked_by_escalation(session, [r.id for r in rows])
+            return [_escalation_from_row(r, booked.get(r.id)) for r in rows]
+
+    def stray_appointments(
+        self, created_before: datetime
+    ) -> builtins.list[tuple[Appointment, Status, bool]]:
+        """Booked appointments their escalation does not point to, with its status and
+        whether it points to none (a crash between booking and recording it)."""
+        with self._sessions() as session:
+            rows = session.execute(
+                select(AppointmentRow, EscalationRow.status, EscalationRow.appointment_id)
+                .join(EscalationRow, EscalationRow.id == AppointmentRow.escalation_id)
+                .where(
+                    AppointmentRow.status == "booked",
+                    AppointmentRow.created_at < created_before,
+                    (EscalationRow.appointment_id.is_(None))
+                    | (EscalationRow.appointment_id != AppointmentRow.id),
+                )
+                .order_by(AppointmentRow.created_at, AppointmentRow.id)
+            ).all()
+            return [
+                (appointment_from_row(a), cast(Status, status), pointed is None)
+                for a, status, pointed in rows
+            ]
 
     # governance
 

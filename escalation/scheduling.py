@@ -28,7 +28,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import NamedTuple, Protocol, get_args
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -46,6 +46,8 @@ from escalation.records import (
 )
 
 log = logging.getLogger(__name__)
+
+_SYNC_LOCK = 0x41667431  # the advisory lock serialising availability syncs on PostgreSQL
 
 ROUTINE_LEAD = timedelta(hours=1)
 """Routine appointments start at least this long after the escalation."""
@@ -266,6 +268,10 @@ class BuiltinScheduler:
 
     def _replace_config_rows(self) -> None:
         with self._sessions() as session:
+            if session.get_bind().dialect.name == "postgresql":
+                # Processes starting together replace the rows one after the other: under
+                # READ COMMITTED, two interleaved delete-then-insert runs clash or deadlock.
+                session.execute(text(f"SELECT pg_advisory_xact_lock({_SYNC_LOCK})"))
             session.execute(delete(AvailabilityRow).where(AvailabilityRow.source == "config"))
             session.execute(delete(ClosureRow).where(ClosureRow.source == "config"))
             position = 0

@@ -11,6 +11,7 @@ import asyncio
 import builtins
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -35,6 +36,22 @@ NO_SAME_DAY_REASON = "no same-day slot: call back"
 SCHEDULER_FAILED_REASON = "appointment system unavailable: book by hand"
 ALERT_FAILED_REASON = "coordinator notification failed"
 CALLBACK_REASON = "callback request from an unidentified caller: no slot booked"
+CREATED_EVENT = "escalation.created"
+
+
+@dataclass
+class Recovery:
+    """What ``EscalationService.recover`` did: counts only."""
+
+    linked: int = 0
+    released: int = 0
+    booked: int = 0
+    flagged: int = 0
+    alerted: int = 0
+
+    @property
+    def changed(self) -> bool:
+        return any((self.linked, self.released, self.booked, self.flagged, self.alerted))
 
 
 def no_slot_reason(horizon_days: int) -> str:
@@ -96,7 +113,7 @@ class EscalationService:
         if not created and not (retry and self._unfinished(escalation)):
             return escalation
         escalation = await self._book_new(escalation)
-        return await self._alert(escalation, "escalation.created")
+        return await self._alert(escalation, CREATED_EVENT)
 
     async def get(self, escalation_id: str) -> Escalation:
         return await asyncio.to_thread(self._repository.get, escalation_id)
@@ -271,7 +288,50 @@ class EscalationService:
             return await asyncio.to_thread(
                 self._repository.mark_attention, escalation.id, ALERT_FAILED_REASON
             )
+        if event == CREATED_EVENT:
+            await asyncio.to_thread(self._repository.mark_alerted, escalation.id)
         return escalation
+
+    async def recover(self, older_than: datetime) -> Recovery:
+        """Finish what a crash interrupted, for work started before ``older_than``.
+
+        An escalation, its booking and its alert are one unit: a booked appointment its
+        escalation does not point to is linked to it when the escalation still waits for
+        one, else released (no slot is held without its escalation); an escalation whose
+        alert was never queued is booked or flagged with the reason if it still needs
+        that, then alerted (the outbox queues a "created" alert once only). Safe to run
+        from several processes and again at any time.
+        """
+        report = Recovery()
+        for appointment, status, unlinked in await asyncio.to_thread(
+            self._repository.stray_appointments, older_than
+        ):
+            if unlinked and status in ("open", "acknowledged"):
+                await asyncio.to_thread(
+                    self._repository.record_booking,
+                    appointment.escalation_id,
+                    appointment,
+                    SYSTEM_ACTOR,
+                    f"booked with {appointment.clinician_name} (recovered after an interruption)",
+                    self.booking_reasons,
+                )
+                report.linked += 1
+            else:
+                await self._scheduler.cancel(appointment.id)
+                await asyncio.to_thread(self._repository.mark_appointment_cancelled, appointment.id)
+                report.released += 1
+        for escalation in await asyncio.to_thread(self._repository.unalerted, older_than):
+            if self._unfinished(escalation):
+                escalation = await self._book_new(escalation)
+                if escalation.appointment is not None:
+                    report.booked += 1
+                else:
+                    report.flagged += 1
+            await self._alert(escalation, CREATED_EVENT)
+            report.alerted += 1
+        if report.changed:
+            log.warning("recovered interrupted escalations: %s", report)
+        return report
 
 
 def _description(escalation: Escalation) -> str:

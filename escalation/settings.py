@@ -44,6 +44,17 @@ class EscalationSettings(BaseModel):
         ge=0,
         description="Unidentified callers' alerts in this window go out as one (0: no batching).",
     )
+    recovery_interval_s: float = Field(
+        default=60.0,
+        gt=0,
+        description="How often the scheduler finishes escalations a crash interrupted.",
+    )
+    recovery_grace_s: float = Field(
+        default=30.0,
+        ge=0,
+        description="Escalations and bookings younger than this are still being worked on "
+        "and left to the request handling them.",
+    )
     public_base_url: str = Field(
         default="http://127.0.0.1:8000", description="Base of the links sent to coordinators."
     )

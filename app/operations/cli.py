@@ -26,10 +26,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"aftercare: invalid settings: {exc}", file=sys.stderr)
         return EXIT_FATAL
     handler = args.handler
+    from app.operations.schema import DatabaseUnavailableError, SchemaNotCurrentError
+
     try:
         code: int = handler(args, settings)
     except KeyboardInterrupt:
         return 130
+    except (SchemaNotCurrentError, DatabaseUnavailableError) as exc:
+        print(f"aftercare: {exc}", file=sys.stderr)
+        return EXIT_FATAL
     return code
 
 
@@ -127,6 +132,15 @@ def _parser() -> argparse.ArgumentParser:
     erase.add_argument("patient_id")
     erase.add_argument("--yes", action="store_true", help="confirm: this cannot be undone")
     erase.set_defaults(handler=_cmd_patient_erase)
+
+    db = sub.add_parser("db", help="the database schema (migrations)")
+    db_sub = db.add_subparsers(dest="db_command", required=True)
+    db_upgrade = db_sub.add_parser("upgrade", help="migrate the database to this version")
+    db_upgrade.set_defaults(handler=_cmd_db_upgrade)
+    db_current = db_sub.add_parser(
+        "current", help="the database's schema revision and this version's (exit 1 if behind)"
+    )
+    db_current.set_defaults(handler=_cmd_db_current)
 
     audit = sub.add_parser("audit", help="the audit trail")
     audit_sub = audit.add_subparsers(dest="audit_command", required=True)
@@ -263,6 +277,7 @@ def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
     host = args.host or settings.host
     port = args.port or settings.port
+    _wait_for_database(settings)
     app = create_app(settings)
     print(
         f"Aftercare is starting on http://{host}:{port}/ (patient page), "
@@ -271,6 +286,58 @@ def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     )
     uvicorn.Server(uvicorn_config(app, settings, host, port)).run()
     return EXIT_OK
+
+
+def _wait_for_database(settings: Settings) -> None:
+    """Retry a database that does not answer yet (it may be starting beside us)."""
+    from app.operations.schema import wait_until_reachable
+    from escalation.database import make_engine
+
+    engine = make_engine(settings.resolved_database_url)
+    try:
+        wait_until_reachable(
+            engine,
+            settings.database_wait_s,
+            lambda line: print(f"aftercare: {line}", file=sys.stderr),
+        )
+    finally:
+        engine.dispose()
+
+
+def _cmd_db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
+    from app.operations import schema
+    from escalation.database import make_engine
+
+    engine = make_engine(settings.resolved_database_url)
+    try:
+        before = schema.current(engine)
+        after = schema.upgrade(engine)
+    finally:
+        engine.dispose()
+    print(json.dumps({"database": schema.describe(engine), "from": before, "to": after}))
+    return EXIT_OK
+
+
+def _cmd_db_current(args: argparse.Namespace, settings: Settings) -> int:
+    from app.operations import schema
+    from escalation.database import make_engine
+
+    engine = make_engine(settings.resolved_database_url)
+    try:
+        found, wanted = schema.current(engine), schema.head()
+    finally:
+        engine.dispose()
+    print(
+        json.dumps(
+            {
+                "database": schema.describe(engine),
+                "current": found,
+                "head": wanted,
+                "up_to_date": found == wanted,
+            }
+        )
+    )
+    return EXIT_OK if found == wanted else EXIT_FATAL
 
 
 def _cmd_eval(args: argparse.Namespace, settings: Settings) -> int:

@@ -1,9 +1,10 @@
-"""Liveness and readiness."""
+"""Liveness, and readiness: the model and index loaded, and the database answering."""
 
 import asyncio
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from sqlalchemy import Engine
 
 from app.channels.deps import AddressDep, KeyDep, ServicesDep
 
@@ -17,9 +18,18 @@ async def healthz() -> dict[str, str]:
 
 @router.get("/readyz")
 async def readyz(services: ServicesDep) -> Response:
-    if services.ready:
-        return JSONResponse({"status": "ready"})
-    return JSONResponse({"status": "loading"}, status_code=503)
+    if not services.ready:
+        return JSONResponse({"status": "loading"}, status_code=503)
+    try:
+        await asyncio.wait_for(asyncio.to_thread(_ping, services.engine), timeout=5)
+    except Exception:  # down, unreachable or too slow: not ready for patients' turns
+        return JSONResponse({"status": "database unavailable"}, status_code=503)
+    return JSONResponse({"status": "ready"})
+
+
+def _ping(engine: Engine) -> None:
+    with engine.connect() as connection:
+        connection.exec_driver_sql("SELECT 1")
 
 
 @router.get("/metrics")
