@@ -7,7 +7,7 @@ import logging
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TypeVar
 
 import httpx
@@ -27,10 +27,9 @@ from app.conversation.composers.generated import build_composer
 from app.conversation.turn_log import TurnLog
 from app.conversation.turn_marks import TurnMarks
 from app.errors import NotReadyError
-from app.operations import schema
 from app.operations.logs import configure_logging
 from app.operations.metrics import Metrics
-from app.people.directory import People
+from app.people.desk import open_people, utc_now
 from app.services import Services
 from app.settings import Settings
 from app.workspace.documents import DocumentDesk
@@ -41,8 +40,7 @@ from app.workspace.review_digest import ReviewReminders, digest_channels
 from avatar_bridge.keepalive import KeepAlive
 from avatar_bridge.providers.factory import build_provider
 from escalation.bursts import AlertBursts
-from escalation.clinic import ClinicConfig, load_clinic_config
-from escalation.database import make_engine, make_sessionmaker
+from escalation.clinic import ClinicConfig
 from escalation.errors import ClinicConfigError, UnknownEscalationError
 from escalation.fhir import FhirScheduler
 from escalation.jobs import make_scheduler
@@ -53,10 +51,6 @@ from escalation.service import CALLBACK_REASON, EscalationService
 
 log = logging.getLogger("aftercare")
 MULTIPART_OVERHEAD = 64 * 1024
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 def choose_composer(services: Services) -> AnswerComposer:
@@ -77,17 +71,12 @@ def build_services(
     http: httpx.AsyncClient | None = None,
 ) -> Services:
     """Everything one deployment needs, built once, nothing started."""
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    clinic = load_clinic_config(settings.clinic_config)
+    desk = open_people(settings, clock)
+    clinic, engine, sessions, people = desk.clinic, desk.engine, desk.sessions, desk.people
     database_url = settings.resolved_database_url
-    engine = make_engine(database_url)
-    sessions = make_sessionmaker(engine)
-    # Migrated (the embedded SQLite default) or checked: an old schema refuses to start.
-    schema.prepare(engine, auto_upgrade=settings.upgrades_database)
     client = http or httpx.AsyncClient(timeout=httpx.Timeout(10.0))
     metrics = Metrics()
     jobs = make_scheduler(database_url)
-    people = People(sessions, clock)
     repository = EscalationRepository(sessions, clock, audit=people)
     scheduler = build_scheduler(settings, clinic, sessions, client, clock)
     service_box: list[EscalationService] = []

@@ -347,9 +347,9 @@ def _cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cmd_staff_add(args: argparse.Namespace, settings: Settings) -> int:
-    from app.main import build_services
+    from app.people.desk import open_people
 
-    services = build_services(settings, load_model=False)
+    services = open_people(settings)
     days = args.expires_days if args.expires_days is not None else settings.security.staff_key_days
     try:
         member, key = services.people.add_staff(args.name, args.role, expires_in_days=days)
@@ -376,10 +376,10 @@ def _cmd_patient_add(args: argparse.Namespace, settings: Settings) -> int:
 
     from app.channels.schemas_patients import NewPatient
     from app.errors import AppError
-    from app.main import build_services
+    from app.people.desk import open_people
     from app.people.registration import register_patient
 
-    services = build_services(settings, load_model=False)
+    services = open_people(settings)
     try:
         new = NewPatient(
             id=args.patient_id,
@@ -408,9 +408,9 @@ def _cmd_patient_add(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cmd_staff_list(args: argparse.Namespace, settings: Settings) -> int:
-    from app.main import build_services
+    from app.people.desk import open_people
 
-    services = build_services(settings, load_model=False)
+    services = open_people(settings)
     for member in services.people.list_staff():
         print(
             json.dumps(
@@ -429,9 +429,9 @@ def _cmd_staff_list(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cmd_staff_revoke(args: argparse.Namespace, settings: Settings) -> int:
-    from app.main import build_services
+    from app.people.desk import open_people
 
-    services = build_services(settings, load_model=False)
+    services = open_people(settings)
     try:
         member = services.people.revoke_staff(args.staff_id)
     except ValueError as exc:
@@ -443,9 +443,9 @@ def _cmd_staff_revoke(args: argparse.Namespace, settings: Settings) -> int:
 
 def _cmd_patient_rotate(args: argparse.Namespace, settings: Settings) -> int:
     from app.errors import UnknownPatientError
-    from app.main import build_services
+    from app.people.desk import open_people
 
-    services = build_services(settings, load_model=False)
+    services = open_people(settings)
     try:
         key = services.people.rotate_patient_key(args.patient_id)
     except UnknownPatientError as exc:
@@ -458,9 +458,9 @@ def _cmd_patient_rotate(args: argparse.Namespace, settings: Settings) -> int:
 
 def _cmd_patient_link(args: argparse.Namespace, settings: Settings) -> int:
     from app.errors import UnknownPatientError
-    from app.main import build_services
+    from app.people.desk import open_people
 
-    services = build_services(settings, load_model=False)
+    services = open_people(settings)
     ttl = settings.security.link_code_ttl_s
     try:
         code = services.people.link_code(args.patient_id, ttl)
@@ -506,9 +506,9 @@ def _cmd_patient_erase(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cmd_audit_verify(args: argparse.Namespace, settings: Settings) -> int:
-    from app.main import build_services
+    from app.people.desk import open_people
 
-    services = build_services(settings, load_model=False)
+    services = open_people(settings)
     report = services.people.verify_audit()
     print(
         json.dumps(

@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+from typing import Protocol
+
 from app.channels.platforms.phone_numbers import to_e164
 from app.channels.schemas_patients import NewPatient
-from app.people.directory import Patient
-from app.services import Services
+from app.people.directory import Patient, People
+from escalation.clinic import ClinicConfig
 
 
-def register_patient(services: Services, new: NewPatient) -> tuple[Patient, str]:
+class HasPeople(Protocol):
+    @property
+    def people(self) -> People: ...
+    @property
+    def clinic(self) -> ClinicConfig: ...
+
+
+def register_patient(services: HasPeople, new: NewPatient) -> tuple[Patient, str]:
     phone = to_e164(new.phone, services.clinic.country) if new.phone else None
     return services.people.add_patient(
         new.id,

@@ -12,7 +12,8 @@ from typing import Any
 import httpx
 import pytest
 
-from app.main import build_services, utc_now
+from app.main import build_services
+from app.people.desk import utc_now
 from tests.app.conftest import PLATFORM_KEY, LiveApp, make_settings, serve
 
 VENDORS = Path(__file__).parent / "vendors"
