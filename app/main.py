@@ -33,8 +33,10 @@ from app.platform_replies import CallSequence, ReplyBook
 from app.preview import PreviewDesk
 from app.ratelimits import RateLimits
 from app.review_digest import ReviewReminders, digest_channels
+from app.service_levels import ServiceLevels
 from app.services import Services
 from app.settings import Settings
+from app.tracing import Tracing
 from app.turn_log import TurnLog
 from app.turn_marks import TurnMarks
 from avatar_bridge.keepalive import KeepAlive
@@ -66,6 +68,7 @@ def choose_composer(services: Services) -> AnswerComposer:
         services.embedder,
         ExtractiveComposer(),
         lambda reason: services.metrics.composer_fallbacks.labels(reason).inc(),
+        http_client=services.tracing.llm_client(),
     )
 
 
@@ -86,7 +89,9 @@ def build_services(
 
     create_tables(engine)
     app.records.protect_audit(engine)
-    client = http or httpx.AsyncClient(timeout=httpx.Timeout(10.0))
+    tracing = Tracing.from_settings(settings)
+    tracing.instrument_engine(engine)
+    client = tracing.instrument_client(http or httpx.AsyncClient(timeout=httpx.Timeout(10.0)))
     metrics = Metrics()
     jobs = make_scheduler(database_url)
     people = People(sessions, clock)
@@ -103,6 +108,7 @@ def build_services(
         repository, scheduler, bursts, clock, horizon_days=clinic.care_team.booking_horizon_days
     )
     service_box.append(escalations)
+    metrics.registry.register(ServiceLevels(sessions, escalations.booking_reasons, clock))
     avatars = AvatarHub(build_provider(settings.avatar, client), metrics)
     avatars.keepalive = KeepAlive(
         jobs,
@@ -141,6 +147,7 @@ def build_services(
             settings.caller_id_max_failures,
             settings.caller_id_lock_s,
         ),
+        tracing=tracing,
     )
     services.gaps = GapsReport(
         turns=services.turns,
@@ -308,6 +315,8 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
         larger={"/v1/documents": settings.workspace.max_upload_bytes + MULTIPART_OVERHEAD},
     )
     app.add_middleware(RequestContext)
+    built.metrics.instrument(app)
+    built.tracing.instrument_app(app)
     from app.routers import (
         ask,
         avatar,

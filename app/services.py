@@ -36,6 +36,7 @@ from app.preview import PreviewDesk
 from app.ratelimits import RateLimits
 from app.review_digest import ReviewReminders
 from app.settings import Settings
+from app.tracing import Tracing
 from app.turn import TurnResult
 from app.turn_log import TurnLog
 from app.turn_marks import TurnMarks
@@ -89,6 +90,7 @@ class Services:
     detector: MeaningDetector | None = None
     meaning: MeaningThresholds | None = None
     policy: tuple[float, PolicyWeights] | None = None
+    tracing: Tracing = field(default_factory=Tracing.off)
     _background: bool = False
     _ingesting: threading.Lock = field(default_factory=threading.Lock)
 
@@ -170,6 +172,7 @@ class Services:
             turn_log=turn_log,
             detector=self.detector,
             meaning_thresholds=self.meaning,
+            tracing=self.tracing,
         )
 
     async def start(
@@ -244,6 +247,7 @@ class Services:
             await self.previews.close()
         if self.search is not None:
             self.search.close()
+        self.tracing.shutdown()  # sends the spans still batched
 
     def turn_context(
         self,
