@@ -29,6 +29,8 @@ from app.conversation.turn_marks import TurnMarks
 from app.errors import NotReadyError
 from app.operations.logs import configure_logging
 from app.operations.metrics import Metrics
+from app.operations.service_levels import ServiceLevels
+from app.operations.tracing import Tracing
 from app.people.desk import open_people, utc_now
 from app.services import Services
 from app.settings import Settings
@@ -61,6 +63,7 @@ def choose_composer(services: Services) -> AnswerComposer:
         services.embedder,
         ExtractiveComposer(),
         lambda reason: services.metrics.composer_fallbacks.labels(reason).inc(),
+        http_client=services.tracing.llm_client(),
     )
 
 
@@ -74,7 +77,9 @@ def build_services(
     desk = open_people(settings, clock)
     clinic, engine, sessions, people = desk.clinic, desk.engine, desk.sessions, desk.people
     database_url = settings.resolved_database_url
-    client = http or httpx.AsyncClient(timeout=httpx.Timeout(10.0))
+    tracing = Tracing.from_settings(settings)
+    tracing.instrument_engine(engine)
+    client = tracing.instrument_client(http or httpx.AsyncClient(timeout=httpx.Timeout(10.0)))
     metrics = Metrics()
     jobs = make_scheduler(database_url)
     repository = EscalationRepository(sessions, clock, audit=people)
@@ -90,6 +95,7 @@ def build_services(
         repository, scheduler, bursts, clock, horizon_days=clinic.care_team.booking_horizon_days
     )
     service_box.append(escalations)
+    metrics.registry.register(ServiceLevels(sessions, escalations.booking_reasons, clock))
     avatars = AvatarHub(build_provider(settings.avatar, client), metrics)
     avatars.keepalive = KeepAlive(
         jobs,
@@ -128,6 +134,7 @@ def build_services(
             settings.caller_id_max_failures,
             settings.caller_id_lock_s,
         ),
+        tracing=tracing,
     )
     services.gaps = GapsReport(
         turns=services.turns,
@@ -295,6 +302,8 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
         larger={"/v1/documents": settings.workspace.max_upload_bytes + MULTIPART_OVERHEAD},
     )
     app.add_middleware(RequestContext)
+    built.metrics.instrument(app)
+    built.tracing.instrument_app(app)
     from app.channels.routers import (
         ask,
         avatar,

@@ -33,6 +33,7 @@ from app.conversation.turn_log import TurnLog
 from app.conversation.turn_marks import TurnMarks
 from app.errors import InvalidQuestionError, NotAuthenticatedError
 from app.operations.metrics import Metrics
+from app.operations.tracing import Tracing
 from app.people.directory import Patient, People
 from app.settings import Settings
 from app.workspace.documents import DocumentDesk
@@ -89,6 +90,7 @@ class Services:
     detector: MeaningDetector | None = None
     meaning: MeaningThresholds | None = None
     policy: tuple[float, PolicyWeights] | None = None
+    tracing: Tracing = field(default_factory=Tracing.off)
     _background: bool = False
     _ingesting: threading.Lock = field(default_factory=threading.Lock)
 
@@ -170,6 +172,7 @@ class Services:
             turn_log=turn_log,
             detector=self.detector,
             meaning_thresholds=self.meaning,
+            tracing=self.tracing,
         )
 
     async def start(
@@ -259,6 +262,7 @@ class Services:
             await self.previews.close()
         if self.search is not None:
             self.search.close()
+        self.tracing.shutdown()  # sends the spans still batched
 
     def turn_context(
         self,

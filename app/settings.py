@@ -9,9 +9,10 @@ from pathlib import Path
 from typing import Annotated
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
+from pydantic import AliasChoices, BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from app.operations.telemetry_settings import TelemetrySettings
 from app.workspace.settings import WorkspaceSettings
 from avatar_bridge.settings import AvatarSettings
 from escalation.settings import EscalationSettings
@@ -184,12 +185,23 @@ class Settings(BaseSettings):
     llm_min_supported: int = Field(
         default=1, ge=1, description="Supported sentences needed, else the turn escalates."
     )
+    llm_stream_usage: bool = Field(
+        default=True,
+        description="Ask the model server for token counts (stream_options.include_usage); "
+        "turn off for a server that refuses the option.",
+    )
 
     security: SecuritySettings = SecuritySettings()
     ingestion: IngestionSettings = IngestionSettings()
     escalation: EscalationSettings = EscalationSettings()
     avatar: AvatarSettings = AvatarSettings()
     workspace: WorkspaceSettings = WorkspaceSettings()
+    telemetry: TelemetrySettings = TelemetrySettings()
+    otel_exporter_otlp_endpoint: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("OTEL_EXPORTER_OTLP_ENDPOINT", "otel_exporter_otlp_endpoint"),
+        description="The standard OpenTelemetry variable; AFTERCARE_TELEMETRY__OTLP_ENDPOINT wins.",
+    )
 
     @field_validator("platform_keys", "retell_allowed_addresses", mode="before")
     @classmethod
@@ -237,6 +249,11 @@ class Settings(BaseSettings):
         if self.database_auto_upgrade is not None:
             return self.database_auto_upgrade
         return self.resolved_database_url.startswith("sqlite")
+
+    @property
+    def otlp_endpoint(self) -> str | None:
+        """Where spans go; None turns tracing off."""
+        return self.telemetry.otlp_endpoint or self.otel_exporter_otlp_endpoint or None
 
     @property
     def chroma_path(self) -> Path:

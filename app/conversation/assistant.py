@@ -9,15 +9,19 @@ finishes the booking it started, and the caller can collect it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 import re
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
+
+from opentelemetry.trace import Span
+from opentelemetry.util.types import AttributeValue
 
 from app.conversation.composers.base import (
     AnswerComposer,
@@ -51,6 +55,7 @@ from app.conversation.turn import (
 )
 from app.conversation.turn_log import TurnLog
 from app.errors import EscalationWithheldError
+from app.operations.tracing import NO_TRACE, Tracing, TurnTrace
 from avatar_bridge.sentences import split_sentences
 from avatar_bridge.speech import spoken_form
 from escalation.clinic import ClinicConfig
@@ -97,9 +102,10 @@ class TurnContext:
 
 
 class _Timer:
-    def __init__(self) -> None:
+    def __init__(self, trace: TurnTrace = NO_TRACE) -> None:
         self.start = time.perf_counter()
         self.timings: dict[str, float] = {}
+        self.trace = trace
 
     def mark(self, step: str, since: float) -> float:
         now = time.perf_counter()
@@ -129,7 +135,9 @@ class Assistant:
         turn_log: TurnLog | None = None,
         detector: MeaningDetector | None = None,
         meaning_thresholds: MeaningThresholds | None = None,
+        tracing: Tracing | None = None,
     ) -> None:
+        self._tracing = tracing or Tracing.off()
         self._detector = detector
         self._meaning = meaning_thresholds or MeaningThresholds()
         self._search = search
@@ -155,7 +163,23 @@ class Assistant:
         return result
 
     async def turn(self, question: str, context: TurnContext) -> AsyncIterator[TurnEvent]:
-        timer = _Timer()
+        trace = self._tracing.turn(context.conversation_id, context.turn_id, context.channel)
+        try:
+            async with contextlib.aclosing(self._turn(question, context, trace)) as events:
+                async for event in events:
+                    if isinstance(event, CompletedEvent) and trace.recording:
+                        trace.finish(_traced_result(event.result))
+                    yield event
+        except BaseException as exc:
+            trace.fail(exc)
+            raise
+        finally:
+            trace.end()
+
+    async def _turn(
+        self, question: str, context: TurnContext, trace: TurnTrace
+    ) -> AsyncGenerator[TurnEvent, None]:
+        timer = _Timer(trace)
         spoken: list[str] = []
 
         def say(text: str) -> SentenceEvent:
@@ -214,32 +238,50 @@ class Assistant:
             return
 
         assert result is not None
-        kind_found = _holds_asked_kind(result.passages, understanding)
-        policy = decide(TurnSignals.of(result.signals, kind_found), self._threshold, self._weights)
-        clinician_only = needs_clinician(question, understanding.normalised)
+        with trace.step("policy") as span:
+            kind_found = _holds_asked_kind(result.passages, understanding)
+            signals = TurnSignals.of(result.signals, kind_found)
+            policy = decide(signals, self._threshold, self._weights)
+            clinician_only = needs_clinician(question, understanding.normalised)
+            if span.is_recording():
+                span.set_attributes(
+                    {
+                        "aftercare.policy.decision": policy.decision,
+                        "aftercare.policy.confidence": round(policy.confidence, 4),
+                        "aftercare.policy.clinician_only": clinician_only is not None,
+                    }
+                )
         since = timer.mark("policy", since)
 
         if policy.decision == "answer" and clinician_only is None:
             sentences: list[tuple[str, str | None]] = []
             opening = self._acknowledgement(understanding)
+            compose_span = self._compose_span(trace)
             try:
-                async for composed in self._composer.compose(
-                    CompositionRequest(
-                        understanding.focus,
-                        result.passages,
-                        context.history,
-                        context.patient_context,
-                        kind=understanding.kind,
-                        strict=understanding.strict,
-                    )
+                async for composed in trace.within(
+                    compose_span,
+                    self._composer.compose(
+                        CompositionRequest(
+                            understanding.focus,
+                            result.passages,
+                            context.history,
+                            context.patient_context,
+                            kind=understanding.kind,
+                            strict=understanding.strict,
+                        )
+                    ),
                 ):
                     if opening and not sentences:
                         yield say(opening)
                     sentences.append((composed.text, composed.doc_id))
                     yield say(composed.text)
             except CannotAnswer:
+                compose_span.set_attribute("aftercare.compose.cannot_answer", True)
                 if spoken:
                     raise
+            finally:
+                compose_span.set_attribute("aftercare.compose.sentences", len(sentences))
+                compose_span.end()
             if sentences:
                 if understanding.other_questions:
                     yield say(OTHER_QUESTION)
@@ -274,11 +316,20 @@ class Assistant:
         for a person, then retrieval with the focused question and, in the same model pass,
         the meaning-based danger-sign check of every clause."""
         since = timer.start
-        understanding = understand(question)
-        normalised = understanding.normalised
-        flag = triage(question, self._clinic, normalised=normalised)
-        smalltalk = None if flag else is_smalltalk(question, normalised)
-        person = False if flag or smalltalk else wants_person(question, normalised)
+        with timer.trace.step("triage") as span:
+            understanding = understand(question)
+            normalised = understanding.normalised
+            flag = triage(question, self._clinic, normalised=normalised)
+            smalltalk = None if flag else is_smalltalk(question, normalised)
+            person = False if flag or smalltalk else wants_person(question, normalised)
+            if span.is_recording():
+                span.set_attributes(
+                    {
+                        "aftercare.triage.priority": flag.priority if flag else "none",
+                        "aftercare.triage.smalltalk": smalltalk is not None,
+                        "aftercare.triage.person_requested": person,
+                    }
+                )
         since = timer.mark("triage", since)
         result: SearchResult | None = None
         matches: list[MeaningMatch] = []
@@ -286,19 +337,26 @@ class Assistant:
         if flag is None and smalltalk is None:
             loop = asyncio.get_running_loop()
             candidates = clauses(understanding.sentences) if self._detector else []
-            if person:
-                vectors = await loop.run_in_executor(
-                    self._search_pool, self._search.embed, candidates
-                )
-            else:
-                result, vectors = await loop.run_in_executor(
-                    self._search_pool, self._search.search_with, understanding.focus, candidates
-                )
-            if self._detector is not None and candidates:
-                matches = self._detector.matches(candidates, vectors)
-            support = result is not None and _danger_section(result)
-            if use_meaning:
-                flag = self._meaning_flag(strongest(matches, self._meaning), support)
+            step = timer.trace.step("retrieval", **{"gen_ai.operation.name": "retrieval"})
+            with step as span:
+                if person:
+                    vectors = await loop.run_in_executor(
+                        self._search_pool, self._search.embed, candidates
+                    )
+                else:
+                    result, vectors = await loop.run_in_executor(
+                        self._search_pool,
+                        self._search.search_with,
+                        understanding.focus,
+                        candidates,
+                    )
+                if self._detector is not None and candidates:
+                    matches = self._detector.matches(candidates, vectors)
+                support = result is not None and _danger_section(result)
+                if use_meaning:
+                    flag = self._meaning_flag(strongest(matches, self._meaning), support)
+                if span.is_recording():
+                    _trace_retrieval(span, result, flag, len(matches))
             # A red flag's timings name no retrieval: its answer never came from the guides.
             timer.mark("retrieval" if flag is None and result else "danger_check", since)
         return _Reading(understanding, flag, smalltalk, person, result, matches, support)
@@ -446,14 +504,44 @@ class Assistant:
             idempotency_key=f"turn:{context.turn_id}",
             conversation_id=context.conversation_id,
         )
-        # Shielded: an interrupted turn still finishes the escalation it started.
-        task = asyncio.create_task(self._escalations.open(new))
-        self._pending[context.turn_id] = task
-        escalation = await asyncio.shield(task)
+        step = timer.trace.step(
+            "escalation", **{"aftercare.escalation.reason": reason, "aftercare.priority": priority}
+        )
+        with step as span:
+            # Shielded: an interrupted turn still finishes the escalation it started.
+            task = asyncio.create_task(self._escalations.open(new))
+            self._pending[context.turn_id] = task
+            escalation = await asyncio.shield(task)
+            if span.is_recording():
+                span.set_attributes(
+                    {
+                        "aftercare.escalation.id": escalation.id,
+                        "aftercare.escalation.booked": escalation.appointment is not None,
+                        "aftercare.escalation.needs_attention": escalation.needs_attention,
+                    }
+                )
         # Left in place when the turn is cancelled: the caller collects it with escalation_of.
         self._pending.pop(context.turn_id, None)
         timer.mark("escalation", started)
         return escalation
+
+    def _compose_span(self, trace: TurnTrace) -> Span:
+        """``chat <model>`` on the generated path (GenAI conventions), else ``compose``."""
+        if not trace.recording:
+            return trace.start("compose")
+        name = self._composer.name
+        model = getattr(self._composer, "model", None)
+        if not isinstance(model, str):
+            return trace.start("compose", **{"aftercare.composer": name})
+        return trace.start(
+            f"chat {model}",
+            **{
+                "aftercare.composer": name,
+                "gen_ai.operation.name": "chat",
+                "gen_ai.provider.name": "openai",
+                "gen_ai.request.model": model,
+            },
+        )
 
     def _booking_words(self, escalation: Escalation) -> list[str]:
         appointment = escalation.appointment
@@ -495,6 +583,37 @@ class _Reading:
     result: SearchResult | None
     matches: list[MeaningMatch]
     danger_support: bool
+
+
+def _trace_retrieval(
+    span: Span, result: SearchResult | None, flag: RedFlag | None, matches: int
+) -> None:
+    """Counts and scores only: never the question or a passage's words."""
+    if flag is not None or result is None:
+        span.update_name("danger_check")  # named as the turn's timings name it
+    if flag is not None:
+        span.set_attribute("aftercare.triage.priority", flag.priority)
+    span.set_attribute("aftercare.danger.matches", matches)
+    if result is not None:
+        span.set_attributes(
+            {
+                "aftercare.retrieval.passages": len(result.passages),
+                "aftercare.retrieval.top_score": round(result.signals.top_score, 4),
+            }
+        )
+
+
+def _traced_result(result: TurnResult) -> dict[str, AttributeValue]:
+    attributes: dict[str, AttributeValue] = {
+        "aftercare.turn.outcome": result.outcome,
+        "aftercare.turn.sentences": len((result.answer and split_sentences(result.answer)) or ()),
+    }
+    if result.confidence is not None:
+        attributes["aftercare.turn.confidence"] = round(result.confidence, 4)
+    first = result.timings_ms.get("first_sentence")
+    if first is not None:
+        attributes["aftercare.turn.first_sentence_ms"] = first
+    return attributes
 
 
 def _danger_section(result: SearchResult) -> bool:

@@ -1,28 +1,57 @@
-"""Prometheus metrics of one deployment, on a registry of its own (no global state)."""
+"""Prometheus metrics of one deployment, on a registry of its own (no global state).
+
+A private registry lets several deployments live in one process (the tests do), but it
+does not get the process, platform and GC collectors that prometheus_client registers on
+its global registry only; they are added here. Durations are in seconds. Per-route HTTP
+metrics come from prometheus-fastapi-instrumentator (``instrument``); service levels are
+read from the database at scrape time (``app.operations.service_levels``).
+"""
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from typing import TYPE_CHECKING
+
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    GCCollector,
+    Histogram,
+    PlatformCollector,
+    ProcessCollector,
+    generate_latest,
+)
 
 from app.conversation.turn import TurnResult
 
-_BUCKETS_MS = (1, 2.5, 5, 10, 20, 40, 75, 150, 300, 600, 1200, 2500, 5000, 10000)
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+_BUCKETS_S = (
+    0.001, 0.0025, 0.005, 0.01, 0.02, 0.04, 0.075, 0.15, 0.3, 0.6, 1.2, 2.5, 5.0, 10.0
+)  # fmt: skip
+_HTTP_BUCKETS_S = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+# Probes and scrapes would drown the routes that matter.
+_UNMEASURED_ROUTES = ["/healthz", "/readyz", "/metrics"]
 
 
 class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
+        ProcessCollector(registry=self.registry)
+        PlatformCollector(registry=self.registry)
+        GCCollector(registry=self.registry)
         self.turns = Counter(
             "aftercare_turns",
             "Patient turns by outcome and channel",
             ["outcome", "channel"],
             registry=self.registry,
         )
-        self.step_ms = Histogram(
-            "aftercare_turn_step_milliseconds",
+        self.step_s = Histogram(
+            "aftercare_turn_step_seconds",
             "Time per step of a turn",
             ["step"],
-            buckets=_BUCKETS_MS,
+            buckets=_BUCKETS_S,
             registry=self.registry,
         )
         self.composer_fallbacks = Counter(
@@ -52,10 +81,21 @@ class Metrics:
     def observe(self, result: TurnResult, channel: str) -> None:
         self.turns.labels(result.outcome, channel).inc()
         for step, ms in result.timings_ms.items():
-            self.step_ms.labels(step).observe(ms)
+            self.step_s.labels(step).observe(ms / 1000)
 
     def observe_step(self, step: str, ms: float) -> None:
-        self.step_ms.labels(step).observe(ms)
+        self.step_s.labels(step).observe(ms / 1000)
+
+    def instrument(self, app: FastAPI) -> None:
+        """Per-route request counts, sizes and durations (route templates, not paths)."""
+        from prometheus_fastapi_instrumentator import Instrumentator
+
+        Instrumentator(
+            should_group_status_codes=True,
+            should_group_untemplated=True,
+            excluded_handlers=_UNMEASURED_ROUTES,
+            registry=self.registry,
+        ).instrument(app, latency_lowr_buckets=_HTTP_BUCKETS_S)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -110,7 +110,8 @@ class ScriptedChatServer:
             await asyncio.sleep(script.first_token_delay_s)
             yield _event(_chunk(ident, model, {"role": "assistant", "content": ""}))
             sentences = 0
-            for token in re.findall(r"\s*\S+", script.text):
+            tokens = re.findall(r"\s*\S+", script.text)
+            for token in tokens:
                 yield _event(_chunk(ident, model, {"content": token}))
                 if token.rstrip().endswith((".", "!", "?")):
                     sentences += 1
@@ -122,6 +123,8 @@ class ScriptedChatServer:
                     await asyncio.sleep(script.sentence_pause_s)
                 await asyncio.sleep(script.token_delay_s)
             yield _event(_chunk(ident, model, {}, finish_reason="stop"))
+            if (body.get("stream_options") or {}).get("include_usage"):
+                yield _event(_usage_chunk(ident, model, prompt_tokens(body), len(tokens)))
             yield "data: [DONE]\n\n"
         finally:
             self.finished.append(time.monotonic())
@@ -150,6 +153,27 @@ def _chunk(
         "created": int(time.time()),
         "model": model,
         "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}],
+    }
+
+
+def prompt_tokens(body: dict[str, Any]) -> int:
+    """The server's token count of a prompt: its whitespace-separated words."""
+    return sum(len(str(m.get("content", "")).split()) for m in body.get("messages", []))
+
+
+def _usage_chunk(ident: str, model: str, prompt: int, completion: int) -> dict[str, Any]:
+    """The last chunk when the client asked for usage: no choices, only the counts."""
+    return {
+        "id": ident,
+        "object": "chat.completion.chunk",
+        "created": int(time.time()),
+        "model": model,
+        "choices": [],
+        "usage": {
+            "prompt_tokens": prompt,
+            "completion_tokens": completion,
+            "total_tokens": prompt + completion,
+        },
     }
 
 

@@ -63,6 +63,6 @@ def test_administration_commands_import_nothing_heavy(
 
 
 def test_patient_add_still_checks_input(tmp_path: Path) -> None:
-    out, report = run_probe(tmp_path, "patient", "add", "pt-x", "--name", "X", "--phone", "12")
+    _, report = run_probe(tmp_path, "patient", "add", "pt-x", "--name", "X", "--phone", "12")
     assert report["code"] != 0
     assert report["heavy"] == []

@@ -16,7 +16,9 @@ import logging
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
+import httpx2
 import numpy as np
 import openai
 from numpy.typing import NDArray
@@ -32,6 +34,7 @@ from app.conversation.composers.base import (
 from app.conversation.composers.extractive import attribution
 from app.conversation.composers.grounding import Grounds, Support, SupportChecker
 from app.conversation.composers.prompt import build_messages, is_dont_know
+from app.operations.tracing import note_generation
 from app.settings import Settings
 from avatar_bridge.sentences import SentenceStream
 from ingestion.embedding import Embedder
@@ -57,6 +60,25 @@ class _Answer:
     spoken_docs: Counter[str] = field(default_factory=Counter)
     named_docs: set[str] = field(default_factory=set)
     finished: bool = False
+    usage: _Usage = field(default_factory=lambda: _Usage())
+
+
+@dataclass
+class _Usage:
+    """What the stream said about itself: token counts arrive in its last chunk."""
+
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    model: str | None = None
+    finish_reason: str | None = None
+
+    def read(self, chunk: ChatCompletionChunk) -> None:
+        self.model = chunk.model or self.model
+        if chunk.choices and chunk.choices[0].finish_reason:
+            self.finish_reason = chunk.choices[0].finish_reason
+        if chunk.usage is not None:
+            self.input_tokens = chunk.usage.prompt_tokens
+            self.output_tokens = chunk.usage.completion_tokens
 
 
 class GeneratedComposer:
@@ -75,8 +97,11 @@ class GeneratedComposer:
         on_fallback: Callable[[FallbackReason], None],
         min_supported: int = 1,
         passage_vectors: PassageVectors | None = None,
+        stream_usage: bool = True,
     ) -> None:
         self._client = client
+        self.model = model
+        self._stream_usage = stream_usage
         self._passage_vectors = passage_vectors
         self._model = model
         self._temperature = temperature
@@ -106,8 +131,9 @@ class GeneratedComposer:
                         messages=build_messages(request),
                         temperature=self._temperature,
                         stream=True,
+                        **_usage_option(self._stream_usage),
                     )
-                    sentences = _sentences(stream)
+                    sentences = _sentences(stream, answer.usage)
                     await self._opening(sentences, grounding, answer)
             except TimeoutError:
                 if not scope.expired():
@@ -156,6 +182,14 @@ class GeneratedComposer:
             await _close(sentences, stream)
             if not grounding.done():
                 grounding.cancel()
+            usage = answer.usage
+            if usage.model is not None:
+                note_generation(
+                    input_tokens=usage.input_tokens,
+                    output_tokens=usage.output_tokens,
+                    response_model=usage.model,
+                    finish_reason=usage.finish_reason,
+                )
 
     async def _opening(
         self,
@@ -204,9 +238,15 @@ class GeneratedComposer:
         return ComposedSentence(attribution(title), None) if title else None
 
 
-async def _sentences(stream: AsyncStream[ChatCompletionChunk]) -> AsyncIterator[str]:
+def _usage_option(wanted: bool) -> dict[str, Any]:
+    """Ask for token counts in the stream's last chunk (OpenAI's ``stream_options``)."""
+    return {"stream_options": {"include_usage": True}} if wanted else {}
+
+
+async def _sentences(stream: AsyncStream[ChatCompletionChunk], usage: _Usage) -> AsyncIterator[str]:
     splitter = SentenceStream()
     async for chunk in stream:
+        usage.read(chunk)
         if not chunk.choices:
             continue
         delta = chunk.choices[0].delta.content
@@ -235,6 +275,7 @@ def build_composer(
     fallback: AnswerComposer,
     on_fallback: Callable[[FallbackReason], None],
     passage_vectors: PassageVectors | None = None,
+    http_client: httpx2.AsyncClient | None = None,
 ) -> AnswerComposer:
     """The generated composer when an endpoint or a key is configured, else ``fallback``."""
     key = settings.llm_api_key.get_secret_value().strip() if settings.llm_api_key else ""
@@ -246,6 +287,7 @@ def build_composer(
         api_key=key or "not-needed",
         timeout=settings.llm_timeout_s,
         max_retries=0,
+        http_client=http_client,
     )
     return GeneratedComposer(
         client=client,
@@ -257,4 +299,5 @@ def build_composer(
         on_fallback=on_fallback,
         min_supported=settings.llm_min_supported,
         passage_vectors=passage_vectors,
+        stream_usage=settings.llm_stream_usage,
     )
