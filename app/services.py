@@ -28,10 +28,10 @@ from app.channels.platforms.reply_book import CallSequence, ReplyBook
 from app.channels.ratelimits import RateLimits
 from app.conversation.assistant import Assistant, TurnContext
 from app.conversation.composers.base import AnswerComposer, Message
+from app.conversation.front_door import Caller, FrontDoor
 from app.conversation.turn import TurnResult
 from app.conversation.turn_log import TurnLog
 from app.conversation.turn_marks import TurnMarks
-from app.errors import InvalidQuestionError, NotAuthenticatedError
 from app.operations.metrics import Metrics
 from app.operations.tracing import Tracing
 from app.people.directory import Patient, People
@@ -93,6 +93,17 @@ class Services:
     tracing: Tracing = field(default_factory=Tracing.off)
     _background: bool = False
     _ingesting: threading.Lock = field(default_factory=threading.Lock)
+
+    @functools.cached_property
+    def door(self) -> FrontDoor:
+        """Every channel's way into a turn."""
+        return FrontDoor(
+            self.settings.max_question_chars,
+            self.people,
+            self.limits,
+            self.metrics,
+            lambda: self.assistant,
+        )
 
     @property
     def ready(self) -> bool:
@@ -305,14 +316,7 @@ class Services:
         return await self._ask(question, patient_id, actor=actor, channel=channel, source=source)
 
     async def identify(self, patient_id: str, key: str | None, source: str | None) -> Patient:
-        """The patient if the key (or page session token) is his; failures are counted per
-        address, and too many of them get 429 before the key is even looked at."""
-        self.limits.refuse_if_over("auth_failures", source)
-        try:
-            return await asyncio.to_thread(self.people.patient_for_key, patient_id, key, source)
-        except NotAuthenticatedError:
-            self.limits.hit("auth_failures", source)
-            raise
+        return await self.door.admit(patient_id, key, source)
 
     async def _ask(
         self,
@@ -322,18 +326,8 @@ class Services:
         channel: str,
         source: str | None = None,
     ) -> TurnResult:
-
-        if not question.strip():
-            raise InvalidQuestionError("the question is empty")
-        if len(question) > self.settings.max_question_chars:
-            raise InvalidQuestionError(
-                f"the question is longer than {self.settings.max_question_chars} characters"
-            )
+        self.door.check_question(question)
         context = await asyncio.to_thread(
             functools.partial(self.turn_context, patient_id, channel=channel)
         )
-        await self.people.audit_async(actor, "ask", "turn", patient_id, channel, source=source)
-        assert self.assistant is not None
-        result = await self.assistant.ask(question, context)
-        self.metrics.observe(result, channel)
-        return result
+        return await self.door.ask(question, context, Caller(actor, source))

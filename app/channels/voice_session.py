@@ -13,8 +13,10 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from app.channels.schemas import EscalationOut
 from app.conversation.assistant import Assistant, TurnContext
 from app.conversation.composers.base import Message
+from app.conversation.front_door import Caller, FrontDoor
 from app.conversation.replies import FIRST_WORDS
 from app.conversation.turn import (
     CompletedEvent,
@@ -24,6 +26,7 @@ from app.conversation.turn import (
     SentenceEvent,
     SourcesEvent,
 )
+from app.errors import InvalidQuestionError
 from app.operations.metrics import Metrics
 
 Send = Callable[[dict[str, Any]], Awaitable[None]]
@@ -44,15 +47,18 @@ class VoiceSession:
     def __init__(
         self,
         assistant: Assistant,
+        door: FrontDoor,
+        caller: Caller,
         send: Send,
         metrics: Metrics,
         patient_id: str | None,
         ack_after_s: float,
-        max_chars: int,
         speech_out: SpeechOut | None = None,
         patient_context: str | None = None,
     ) -> None:
         self._assistant = assistant
+        self._door = door
+        self._caller = caller
         self.conversation_id = uuid.uuid4().hex
         self._raw_send = send
         self._send_lock = asyncio.Lock()
@@ -60,7 +66,6 @@ class VoiceSession:
         self._patient_id = patient_id
         self._patient_context = patient_context
         self._ack_after_s = ack_after_s
-        self._max_chars = max_chars
         self._speech_out = speech_out or SpeechOut()
         self._history: list[Message] = []
         self._turn: asyncio.Task[None] | None = None
@@ -82,13 +87,10 @@ class VoiceSession:
                 return
             if message.get("final", True) is not True:
                 return
-            if not text.strip():
-                await self._error("empty_transcript", "the transcript is empty")
-                return
-            if len(text) > self._max_chars:
-                await self._error(
-                    "too_long", f"the transcript is over {self._max_chars} characters"
-                )
+            try:
+                self._door.check_question(text)
+            except InvalidQuestionError as exc:
+                await self._error("empty_transcript" if not text.strip() else "too_long", str(exc))
                 return
             await self.cancel_turn()
             context = TurnContext(
@@ -176,7 +178,7 @@ class VoiceSession:
         answer: list[str] = []
         self._metrics.turns_in_flight.inc()
         try:
-            async for event in self._assistant.turn(text, context):
+            async for event in self._door.turn(text, context, self._caller):
                 if isinstance(event, SentenceEvent):
                     ack.cancel()
                     answer.append(event.text)
@@ -207,7 +209,6 @@ class VoiceSession:
                         }
                     )
                 elif isinstance(event, CompletedEvent):
-                    self._metrics.observe(event.result, "voice")
                     await self._send(
                         {
                             "type": "turn.completed",
@@ -230,20 +231,5 @@ class VoiceSession:
 
 
 def escalation_json(ref: EscalationRef) -> dict[str, Any]:
-    appointment = ref.appointment
-    return {
-        "escalation": {
-            "id": ref.id,
-            "reason": ref.reason,
-            "priority": ref.priority,
-            "status": ref.status,
-            "appointment": None
-            if appointment is None
-            else {
-                "id": appointment.id,
-                "start": appointment.start.isoformat(),
-                "end": appointment.end.isoformat(),
-                "with": appointment.with_,
-            },
-        }
-    }
+    """The escalation as every channel shows it (the `aftercare ask` contract's object)."""
+    return {"escalation": EscalationOut.of(ref).model_dump(mode="json")}

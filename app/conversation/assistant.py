@@ -162,7 +162,7 @@ class Assistant:
         assert result is not None
         return result
 
-    async def turn(self, question: str, context: TurnContext) -> AsyncIterator[TurnEvent]:
+    async def turn(self, question: str, context: TurnContext) -> AsyncGenerator[TurnEvent]:
         trace = self._tracing.turn(context.conversation_id, context.turn_id, context.channel)
         try:
             async with contextlib.aclosing(self._turn(question, context, trace)) as events:

@@ -11,6 +11,7 @@ from app.channels.openai_compat import transfer_destination
 from app.channels.platforms.reply_book import Reply
 from app.channels.platforms.tools import end_call_tool, tool_call, transfer_tool
 from app.conversation.assistant import TurnContext
+from app.conversation.front_door import Caller
 from app.conversation.turn import CompletedEvent, SentenceEvent, TurnResult
 from app.errors import EscalationWithheldError
 from app.people.auth import bearer_key, clean_key
@@ -31,10 +32,11 @@ async def produce_turn(
     tools: Sequence[Mapping[str, Any]] | None,
 ) -> None:
     """Run one turn into ``reply``; a transfer tool call when the turn handed over."""
-    assert services.assistant is not None
     result: TurnResult | None = None
     try:
-        async for event in services.assistant.turn(utterance, context):
+        async for event in services.door.turn(
+            utterance, context, Caller.of(context.patient_id), metric="platform"
+        ):
             if isinstance(event, SentenceEvent):
                 reply.say(event.text)
             elif isinstance(event, CompletedEvent):
@@ -45,7 +47,6 @@ async def produce_turn(
     if result is None:
         return
     reply.result = result
-    services.metrics.observe(result, "platform")
     if says_goodbye(result):
         closer = end_call_tool(tools)
         arguments = closer.arguments({"reason": "the caller said goodbye"}) if closer else None

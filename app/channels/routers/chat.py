@@ -17,7 +17,7 @@ from app.channels.platforms.answering import plan_reply
 from app.channels.platforms.calls import identify_call, reply_key
 from app.channels.platforms.reply_book import Reply
 from app.channels.platforms.turns import platform_key
-from app.errors import NotAuthenticatedError, RateLimitedError
+from app.errors import InvalidQuestionError, NotAuthenticatedError, NotReadyError, RateLimitedError
 from app.people.auth import authenticate_platform
 from app.services import Services
 
@@ -65,11 +65,15 @@ async def chat_completions(request: Request) -> Response:
             "messages",
         )
     utterance = body.utterance() or ""
-    if len(utterance) > services.settings.max_question_chars:
+    try:
+        if utterance.strip():
+            services.door.check_question(utterance)
+        services.door.open_assistant()
+    except InvalidQuestionError as exc:
         return _error(
-            400, "The user message is too long.", "invalid_request_error", None, "messages"
+            400, f"The user message is invalid: {exc}.", "invalid_request_error", None, "messages"
         )
-    if services.assistant is None:
+    except NotReadyError:
         return _error(503, "The assistant is still loading.", "server_error", "not_ready")
     call = identify_call(request.headers, body)
     key = reply_key(call, body, kind, utterance)

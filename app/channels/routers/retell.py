@@ -30,8 +30,8 @@ async def retell(socket: WebSocket, call_id: str) -> None:
     except (NotAuthenticatedError, RateLimitedError):
         await socket.close(code=1008)
         return
-    if services.assistant is None or not call_id.strip() or len(call_id) > 200:
-        await socket.close(code=1013 if services.assistant is None else 1008)
+    if not services.ready or not call_id.strip() or len(call_id) > 200:
+        await socket.close(code=1013 if not services.ready else 1008)
         return
     await socket.accept()
     call = RetellCall(services, call_id, socket.send_json)

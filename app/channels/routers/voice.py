@@ -19,6 +19,7 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from app.channels.deps import client_address
 from app.channels.ratelimits import TokenBucket
 from app.channels.voice_session import SpeechOut, VoiceSession
+from app.conversation.front_door import Caller
 from app.errors import AppError, RateLimitedError
 from app.services import Services
 
@@ -61,7 +62,7 @@ async def _serve(socket: WebSocket, services: Services, address: str | None) -> 
             NOT_AUTHENTICATED,
         )
         return
-    if services.assistant is None:
+    if not services.ready:
         await _refuse(
             socket, "not_ready", "the assistant is still loading; try again shortly", 1013
         )
@@ -152,11 +153,12 @@ async def _converse(
     context = await asyncio.to_thread(services.turn_context, patient_id)
     session = VoiceSession(
         services.assistant,
+        services.door,
+        Caller.of(patient_id, address),
         socket.send_json,
         services.metrics,
         patient_id,
         ack_after_s=services.settings.voice_ack_after_s,
-        max_chars=services.settings.max_question_chars,
         speech_out=speech_out,
         patient_context=context.patient_context,
     )
