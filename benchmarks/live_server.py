@@ -69,21 +69,15 @@ def serve(
 def register_patients(data_dir: str, count: int) -> list[tuple[str, str]]:
     """``count`` registered patients (id, key) in the server's database: unidentified
     callers are never booked, so load that must book asks as patients."""
-    from datetime import UTC, datetime
+    from app.people.desk import open_people
+    from app.settings import Settings
 
-    from app.people.directory import People
-    from app.people.tables import protect_audit
-    from escalation.database import create_tables, make_engine, make_sessionmaker
-
-    engine = make_engine(f"sqlite:///{(Path(data_dir) / 'aftercare.db').resolve()}")
-    create_tables(engine)
-    protect_audit(engine)
-    people = People(make_sessionmaker(engine), lambda: datetime.now(UTC))
+    desk = open_people(Settings(_env_file=None, data_dir=Path(data_dir)))  # type: ignore[call-arg]
     made = []
     for n in range(count):
-        patient, key = people.add_patient(f"load-{n}", f"Load patient {n}")
+        patient, key = desk.people.add_patient(f"load-{n}", f"Load patient {n}")
         made.append((patient.id, key))
-    engine.dispose()
+    desk.engine.dispose()
     return made
 
 
