@@ -69,10 +69,10 @@ def traced(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Iter
         services.embedder = embedder
         _, coordinator_key = services.people.add_staff("Coordinator", "coordinator")
         _, patient_key = services.people.add_patient(PATIENT_ID, "Arthur Telemetry")
-        server, thread, base = serve(settings, services)
+        server = serve(settings, services)
+        base = server.url
         yield Traced(base, services, collector, llm, coordinator_key, patient_key)
-        server.should_exit = True
-        thread.join(timeout=30)
+        server.stop(timeout=30)
     collector.close()
 
 

@@ -46,7 +46,8 @@ def test_an_escalating_turn_on_postgres_writes_and_reads_every_table(
     services.embedder = embedder  # type: ignore[assignment]
     _, staff_key = services.people.add_staff("Coordinator", "coordinator")
     _, patient_key = services.people.add_patient("p-pg-1", "Mr Postgres")
-    server, thread, base = serve(settings, services)
+    server = serve(settings, services)
+    base = server.url
     try:
         body = httpx.post(
             f"{base}/v1/ask",
@@ -71,8 +72,7 @@ def test_an_escalating_turn_on_postgres_writes_and_reads_every_table(
             time.sleep(0.1)
         assert [h["X-Aftercare-Event"] for h, _ in receiver.received] == ["escalation.created"]
     finally:
-        server.should_exit = True
-        thread.join(timeout=30)
+        server.stop(timeout=30)
     with engine.connect() as connection:
         counts = {
             table: connection.execute(text(f"SELECT count(*) FROM {table}")).scalar_one()
