@@ -42,6 +42,7 @@ from app.workspace.review_digest import ReviewReminders, digest_channels
 from avatar_bridge.keepalive import KeepAlive
 from avatar_bridge.providers.factory import build_provider
 from escalation.bursts import AlertBursts
+from escalation.spool import EscalationSpool
 from escalation.clinic import ClinicConfig
 from escalation.errors import ClinicConfigError, UnknownEscalationError
 from escalation.fhir import FhirScheduler
@@ -92,7 +93,12 @@ def build_services(
     alerts = build_alerts(settings.escalation, client, jobs, sessions, on_alert_failed, clock)
     bursts = AlertBursts(alerts, clock, window_s=settings.escalation.alert_burst_window_s)
     escalations = EscalationService(
-        repository, scheduler, bursts, clock, horizon_days=clinic.care_team.booking_horizon_days
+        repository,
+        scheduler,
+        bursts,
+        clock,
+        horizon_days=clinic.care_team.booking_horizon_days,
+        spool=EscalationSpool(settings.data_dir / "spool"),
     )
     service_box.append(escalations)
     metrics.registry.register(ServiceLevels(sessions, escalations.booking_reasons, clock))

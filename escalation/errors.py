@@ -35,3 +35,8 @@ class SchedulerUnavailableError(EscalationError):
 
 class TriageRulesError(EscalationError):
     """The red-flag rule files are missing or invalid (the message names the rule and field)."""
+
+
+class EscalationDeferredError(EscalationError):
+    """The database could not take the escalation; it waits in the local spool and is
+    opened, booked and alerted as soon as the database answers (recovery replays it)."""

@@ -15,7 +15,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from escalation.errors import EscalationError
+from sqlalchemy.exc import InterfaceError, OperationalError
+
+from escalation.errors import EscalationDeferredError, EscalationError
 from escalation.records import (
     SYSTEM_ACTOR,
     Appointment,
@@ -28,6 +30,7 @@ from escalation.records import (
     check_transition,
 )
 from escalation.scheduling import BookingRequest, Scheduler
+from escalation.spool import EscalationSpool
 
 log = logging.getLogger(__name__)
 
@@ -48,10 +51,13 @@ class Recovery:
     booked: int = 0
     flagged: int = 0
     alerted: int = 0
+    replayed: int = 0
 
     @property
     def changed(self) -> bool:
-        return any((self.linked, self.released, self.booked, self.flagged, self.alerted))
+        return any(
+            (self.linked, self.released, self.booked, self.flagged, self.alerted, self.replayed)
+        )
 
 
 def no_slot_reason(horizon_days: int) -> str:
@@ -80,7 +86,9 @@ class EscalationService:
         clock: Callable[[], datetime],
         *,
         horizon_days: int = 28,
+        spool: EscalationSpool | None = None,
     ) -> None:
+        self._spool = spool
         self._repository = repository
         self._scheduler = scheduler
         self._alerts = alerts
@@ -106,6 +114,16 @@ class EscalationService:
         different danger sign still escalates. A later turn of the same patient (or
         anonymous conversation), reason and danger sign while one is open is added to it.
         """
+        try:
+            return await self._open(new)
+        except (OperationalError, InterfaceError) as exc:
+            if self._spool is None:
+                raise
+            await asyncio.to_thread(self._spool.put, new)
+            log.error("database unavailable, escalation spooled: %s", type(exc).__name__)
+            raise EscalationDeferredError("the escalation waits in the spool") from exc
+
+    async def _open(self, new: NewEscalation) -> Escalation:
         escalation, created = await asyncio.to_thread(self._repository.create, new)
         retry = escalation.idempotency_key is not None and (
             escalation.idempotency_key == new.idempotency_key
@@ -303,6 +321,7 @@ class EscalationService:
         from several processes and again at any time.
         """
         report = Recovery()
+        await self._replay_spool(report)
         for appointment, status, unlinked in await asyncio.to_thread(
             self._repository.stray_appointments, older_than
         ):
@@ -332,6 +351,19 @@ class EscalationService:
         if report.changed:
             log.warning("recovered interrupted escalations: %s", report)
         return report
+
+    async def _replay_spool(self, report: Recovery) -> None:
+        """Open what the database could not take during a turn, oldest first."""
+        spool = self._spool
+        if spool is None:
+            return
+        for path, new in await asyncio.to_thread(lambda: list(spool.pending())):
+            try:
+                await self._open(new)
+            except (OperationalError, InterfaceError):
+                return  # still down: the next recovery pass tries again
+            await asyncio.to_thread(spool.done, path)
+            report.replayed += 1
 
 
 def _description(escalation: Escalation) -> str:
