@@ -42,7 +42,6 @@ from app.workspace.review_digest import ReviewReminders, digest_channels
 from avatar_bridge.keepalive import KeepAlive
 from avatar_bridge.providers.factory import build_provider
 from escalation.bursts import AlertBursts
-from escalation.spool import EscalationSpool
 from escalation.clinic import ClinicConfig
 from escalation.errors import ClinicConfigError, UnknownEscalationError
 from escalation.fhir import FhirScheduler
@@ -51,6 +50,7 @@ from escalation.outbox import build_alerts
 from escalation.records import EscalationRepository
 from escalation.scheduling import BuiltinScheduler, Scheduler
 from escalation.service import CALLBACK_REASON, EscalationService
+from escalation.spool import EscalationSpool
 
 log = logging.getLogger("aftercare")
 MULTIPART_OVERHEAD = 64 * 1024
