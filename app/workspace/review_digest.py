@@ -22,7 +22,8 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from pydantic import SecretStr
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.workspace.documents import DocumentDesk, DocumentSummary
+from app.workspace.document_views import DocumentSummary
+from app.workspace.documents import DocumentDesk
 from app.workspace.settings import WorkspaceSettings
 from escalation.email import EmailChannel
 from escalation.errors import DeliveryError
