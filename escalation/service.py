@@ -16,17 +16,17 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from escalation.errors import EscalationError
-from escalation.records import (
+from escalation.record_models import (
     SYSTEM_ACTOR,
     Appointment,
     Escalation,
     EscalationEvent,
-    EscalationRepository,
     NewEscalation,
     Priority,
     Status,
     check_transition,
 )
+from escalation.records import EscalationRepository
 from escalation.scheduling import BookingRequest, Scheduler
 
 log = logging.getLogger(__name__)

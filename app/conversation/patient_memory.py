@@ -15,7 +15,7 @@ from app.conversation.composers.base import Message
 from app.conversation.turn_log import StoredTurn, TurnLog
 from app.people.directory import Patient
 from avatar_bridge.speech import spoken_datetime
-from escalation.records import Escalation
+from escalation.record_models import Escalation
 
 FOLLOW_UP = re.compile(
     r"^(and|but|also|what about|how about|what if|and what about|same|even)\b", re.IGNORECASE
