@@ -171,7 +171,7 @@ def test_db_current_and_upgrade_commands(postgres_url: str, tmp_path: Path) -> N
 
 
 def test_a_database_that_does_not_answer_is_retried_then_refused(tmp_path: Path) -> None:
-    from tests.app.conftest import free_port
+    from tests.support.loopback import free_port
 
     url = f"postgresql+psycopg://nobody:secret-word@127.0.0.1:{free_port()}/none"
     env = {
