@@ -19,7 +19,7 @@ from datetime import datetime
 from typing import Any
 
 from escalation.notifications import CoordinatorAlerts
-from escalation.records import PRIORITY_ORDER
+from escalation.record_models import PRIORITY_ORDER
 
 log = logging.getLogger(__name__)
 

@@ -16,12 +16,13 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from email.message import EmailMessage
 from email.utils import format_datetime
-from typing import Any
+from typing import Any, Self
 
 from pydantic import SecretStr
 
 from escalation.errors import DeliveryError
 from escalation.notifications import AlertMessage, describe_event, describe_reason
+from escalation.settings import EscalationSettings
 
 
 def subject_for(message: AlertMessage) -> str:
@@ -118,6 +119,22 @@ class EmailChannel:
     """Sends alerts through one SMTP server (``smtplib`` in a worker thread)."""
 
     name = "email"
+
+    @classmethod
+    def from_settings(cls, settings: EscalationSettings, recipients: Sequence[str]) -> Self:
+        """A channel through the SMTP server the escalation settings name."""
+        if settings.smtp_host is None:
+            raise ValueError("no mail server is set (AFTERCARE_ESCALATION__SMTP_HOST)")
+        return cls(
+            host=settings.smtp_host,
+            port=settings.smtp_port,
+            sender=settings.email_from,
+            recipients=recipients,
+            username=settings.smtp_username,
+            password=settings.smtp_password,
+            starttls=settings.smtp_starttls,
+            timeout=settings.smtp_timeout_s,
+        )
 
     def __init__(
         self,

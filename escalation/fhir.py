@@ -36,7 +36,7 @@ from pydantic import SecretStr
 
 from escalation.clinic import CareTeam
 from escalation.errors import SchedulerUnavailableError, UnknownAppointmentError
-from escalation.records import Appointment
+from escalation.record_models import Appointment
 from escalation.scheduling import BookingRequest, Slot, choose_slot, search_window
 
 log = logging.getLogger(__name__)

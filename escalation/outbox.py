@@ -492,18 +492,7 @@ def build_channels(settings: EscalationSettings, client: httpx.AsyncClient) -> l
                 "a mail server is set but no coordinator address to send alerts to "
                 "(AFTERCARE_ESCALATION__EMAIL_TO)"
             )
-        channels.append(
-            EmailChannel(
-                host=settings.smtp_host,
-                port=settings.smtp_port,
-                sender=settings.email_from,
-                recipients=settings.email_to,
-                username=settings.smtp_username,
-                password=settings.smtp_password,
-                starttls=settings.smtp_starttls,
-                timeout=settings.smtp_timeout_s,
-            )
-        )
+        channels.append(EmailChannel.from_settings(settings, settings.email_to))
     return channels
 
 

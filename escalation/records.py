@@ -1,349 +1,57 @@
-"""Escalation records: the tables, the domain models, the legal status changes, the repository.
+"""The escalation repository: escalations, their history and appointments, read and changed.
 
-Tables (on ``escalation.database.Base``; the same on SQLite and PostgreSQL):
-
-- ``escalations``: one row per hand-over to people, with what the patient asked and what
-  the assistant found;
-- ``escalation_events``: the history of each escalation (who changed what, when);
-- ``appointments``: booked and cancelled appointments. ``slot_key`` (clinician and start)
-  is UNIQUE and set to NULL on cancellation, so two booked appointments can never hold
-  the same clinician at the same start, whichever process books them (NULLs never clash);
-- ``availability`` and ``clinic_closures``: the care team's weekly hours and closed days,
-  which the built-in scheduler generates its slots from (see ``escalation.scheduling``).
-
-Times are stored as UTC and always come back timezone-aware.
+``EscalationRepository`` is the only code that writes the escalation tables
+(``record_tables``); it returns the frozen models of ``record_models``. Status changes
+follow ``LEGAL_TRANSITIONS``; staff changes are audited in the change's own transaction
+(``AuditSink``); one open escalation per subject and reason is kept by a unique open key,
+so repeated turns merge into it whichever process writes them.
 """
 
 from __future__ import annotations
 
 import builtins
-import uuid
 from collections.abc import Callable, Iterable
-from datetime import UTC, date, datetime, time
-from typing import Any, Literal, Protocol, cast, get_args
+from datetime import datetime
+from typing import Any, Protocol, cast
 
-from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import (
-    JSON,
-    Boolean,
-    Date,
-    DateTime,
-    Dialect,
-    Enum,
-    Float,
-    ForeignKey,
-    Index,
-    Integer,
-    String,
-    Text,
-    Time,
-    TypeDecorator,
-    UniqueConstraint,
-    case,
-    select,
-    update,
-)
+from sqlalchemy import case, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
+from sqlalchemy.orm import Session, sessionmaker
 
-from escalation.database import Base
 from escalation.errors import IllegalTransitionError, UnknownEscalationError
+from escalation.record_models import (
+    ERASED,
+    MAX_CONVERSATION_ENTRIES,
+    PRIORITY_ORDER,
+    SYSTEM_ACTOR,
+    Appointment,
+    Escalation,
+    EscalationEvent,
+    NewEscalation,
+    Passage,
+    Priority,
+    Status,
+    check_transition,
+    new_id,
+    open_key,
+)
+from escalation.record_tables import (
+    AppointmentRow,
+    EscalationEventRow,
+    EscalationRow,
+    appointment_from_row,
+    escalation_from_row,
+)
 
-Reason = Literal["low_confidence", "red_flag", "patient_request"]
-Priority = Literal["routine", "urgent", "emergency"]
-Status = Literal["open", "acknowledged", "booked", "resolved", "cancelled"]
-AppointmentStatus = Literal["booked", "cancelled"]
-
-PRIORITY_ORDER: dict[Priority, int] = {"emergency": 0, "urgent": 1, "routine": 2}
-
-LEGAL_TRANSITIONS: dict[Status, frozenset[Status]] = {
-    "open": frozenset({"acknowledged", "booked", "resolved", "cancelled"}),
-    "acknowledged": frozenset({"booked", "resolved", "cancelled"}),
-    # booked -> booked is a reschedule.
-    "booked": frozenset({"acknowledged", "booked", "resolved", "cancelled"}),
-    "resolved": frozenset(),
-    "cancelled": frozenset(),
-}
-
-SYSTEM_ACTOR = "system"
-ERASED = "[erased]"
-
-
-def check_transition(escalation_id: str, current: Status, target: Status) -> None:
-    """Raise ``IllegalTransitionError`` unless ``current -> target`` is allowed."""
-    if target not in LEGAL_TRANSITIONS[current]:
-        raise IllegalTransitionError(
-            f"escalation {escalation_id} is {current} and cannot become {target}"
-        )
-
-
-def slot_key(clinician_id: str, start: datetime) -> str:
-    """The value that makes a booked clinician-and-start unique."""
-    return f"{clinician_id}|{start.astimezone(UTC).replace(tzinfo=None).isoformat()}Z"
-
-
-def new_id() -> str:
-    return str(uuid.uuid4())
-
-
-class UTCDateTime(TypeDecorator[datetime]):
-    """Stores aware datetimes as naive UTC; returns them aware (UTC) on every database."""
-
-    impl = DateTime(timezone=False)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetimes are not stored; pass a timezone-aware one")
-        return value.astimezone(UTC).replace(tzinfo=None)
-
-    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            return value.replace(tzinfo=UTC)
-        return value.astimezone(UTC)
-
-
-def _enum(values: tuple[str, ...], name: str) -> Enum:
-    return Enum(*values, name=name, native_enum=False, create_constraint=True, length=20)
-
-
-# --- tables ---------------------------------------------------------------------------
-
-
-class EscalationRow(Base):
-    __tablename__ = "escalations"
-
-    id: Mapped[str] = mapped_column(String(36), primary_key=True)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    patient_id: Mapped[str | None] = mapped_column(String(100), index=True, nullable=True)
-    question: Mapped[str] = mapped_column(Text)
-    conversation: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
-    passages: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
-    confidence: Mapped[float | None] = mapped_column(Float, nullable=True)
-    red_flag_rule: Mapped[str | None] = mapped_column(String(100), nullable=True)
-    reason: Mapped[str] = mapped_column(_enum(get_args(Reason), "escalation_reason"))
-    priority: Mapped[str] = mapped_column(_enum(get_args(Priority), "escalation_priority"))
-    status: Mapped[str] = mapped_column(_enum(get_args(Status), "escalation_status"), index=True)
-    needs_attention: Mapped[bool] = mapped_column(Boolean, default=False)
-    attention_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
-    idempotency_key: Mapped[str | None] = mapped_column(String(200), unique=True, nullable=True)
-    # The appointment booked for it most recently (shown while that one is still booked).
-    appointment_id: Mapped[str | None] = mapped_column(String(100), nullable=True)
-    # The anonymous conversation it came from (None for identified patients' turns).
-    conversation_id: Mapped[str | None] = mapped_column(String(100), nullable=True, index=True)
-    # "<subject>|<reason>|<rule>" while not resolved or cancelled, NULL after: the guard that
-    # keeps one open escalation per patient (or conversation) and reason, across processes.
-    open_key: Mapped[str | None] = mapped_column(String(300), unique=True, nullable=True)
-    # How many turns this escalation holds (later turns of the same kind are added to it).
-    turn_count: Mapped[int] = mapped_column(Integer, default=1)
-    # When the coordinators' "created" alert was queued; NULL means a crash came first and
-    # ``EscalationService.recover`` still has to finish it (book or flag, then alert).
-    alerted_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True, index=True)
-
-
-class EscalationEventRow(Base):
-    __tablename__ = "escalation_events"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    escalation_id: Mapped[str] = mapped_column(
-        String(36), ForeignKey("escalations.id", ondelete="CASCADE"), index=True
-    )
-    at: Mapped[datetime] = mapped_column(UTCDateTime())
-    from_status: Mapped[str | None] = mapped_column(String(20), nullable=True)
-    to_status: Mapped[str] = mapped_column(String(20))
-    actor: Mapped[str] = mapped_column(String(200))
-    note: Mapped[str | None] = mapped_column(Text, nullable=True)
-
-
-class AppointmentRow(Base):
-    __tablename__ = "appointments"
-    __table_args__ = (Index("ix_appointments_start", "start"),)
-
-    id: Mapped[str] = mapped_column(String(100), primary_key=True)
-    escalation_id: Mapped[str] = mapped_column(
-        String(36), ForeignKey("escalations.id", ondelete="CASCADE"), index=True
-    )
-    clinician_id: Mapped[str] = mapped_column(String(100))
-    clinician_name: Mapped[str] = mapped_column(String(200))
-    start: Mapped[datetime] = mapped_column(UTCDateTime())
-    end: Mapped[datetime] = mapped_column(UTCDateTime())
-    status: Mapped[str] = mapped_column(_enum(get_args(AppointmentStatus), "appointment_status"))
-    external_ref: Mapped[str | None] = mapped_column(String(500), nullable=True)
-    # "<clinician>|<start>" while booked, NULL once cancelled: the double-booking guard.
-    slot_key: Mapped[str | None] = mapped_column(String(200), unique=True, nullable=True)
-    idempotency_key: Mapped[str | None] = mapped_column(String(200), unique=True, nullable=True)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
-
-
-class AvailabilityRow(Base):
-    """One weekly window of one clinician, in the clinic's time zone.
-
-    ``source`` is ``config`` for rows copied from the clinic file (replaced on every start)
-    or ``operator`` for rows an operator added (kept).
-    """
-
-    __tablename__ = "availability"
-    __table_args__ = (
-        UniqueConstraint("source", "clinician_id", "weekday", "start_time", "end_time"),
-    )
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    clinician_id: Mapped[str] = mapped_column(String(100))
-    clinician_name: Mapped[str] = mapped_column(String(200))
-    role: Mapped[str] = mapped_column(String(200), default="")
-    weekday: Mapped[int] = mapped_column(Integer)  # 0 = Monday
-    start_time: Mapped[time] = mapped_column(Time)
-    end_time: Mapped[time] = mapped_column(Time)
-    position: Mapped[int] = mapped_column(Integer, default=0)
-    source: Mapped[str] = mapped_column(String(20), default="config")
-
-
-class ClosureRow(Base):
-    __tablename__ = "clinic_closures"
-    __table_args__ = (UniqueConstraint("source", "start_date", "end_date"),)
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    start_date: Mapped[date] = mapped_column(Date)
-    end_date: Mapped[date] = mapped_column(Date)
-    reason: Mapped[str] = mapped_column(String(200), default="")
-    source: Mapped[str] = mapped_column(String(20), default="config")
-
-
-# --- domain models --------------------------------------------------------------------
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-
-class Passage(_Model):
-    """An approved passage the assistant considered (what the coordinator reads)."""
-
-    doc_id: str
-    title: str
-    section: str
-    version: str
-    score: float
-    excerpt: str
-
-
-class Appointment(_Model):
-    id: str
-    escalation_id: str
-    clinician_id: str
-    clinician_name: str
-    start: datetime
-    end: datetime
-    status: AppointmentStatus = "booked"
-    external_ref: str | None = None
-
-
-class EscalationEvent(_Model):
-    escalation_id: str
-    at: datetime
-    from_status: Status | None
-    to_status: Status
-    actor: str
-    note: str | None = None
-
-
-class NewEscalation(_Model):
-    patient_id: str | None
-    question: str
-    conversation: list[dict[str, str]] = Field(default_factory=list)
-    passages: list[Passage] = Field(default_factory=list)
-    confidence: float | None = None
-    red_flag_rule: str | None = None
-    reason: Reason
-    priority: Priority
-    idempotency_key: str | None = None
-    conversation_id: str | None = None
-    """The conversation of an anonymous caller, so his repeated turns share one escalation."""
-
-
-def open_key(new: NewEscalation) -> str | None:
-    """What makes two escalations "the same" while the first is open; None never merges.
-
-    The subject is the patient, else the anonymous conversation; red flags are keyed by
-    their rule as well, so a different danger sign in the same conversation still escalates.
-    """
-    if new.patient_id is not None:
-        subject = f"patient:{new.patient_id}"
-    elif new.conversation_id is not None:
-        subject = f"conversation:{new.conversation_id}"
-    else:
-        return None
-    return f"{subject}|{new.reason}|{new.red_flag_rule or ''}"[:300]
-
-
-# The longest conversation an escalation keeps; older repeated turns are dropped.
-MAX_CONVERSATION_ENTRIES = 40
-
-
-class Escalation(_Model):
-    id: str
-    created_at: datetime
-    updated_at: datetime
-    patient_id: str | None
-    question: str
-    conversation: list[dict[str, str]]
-    passages: list[Passage]
-    confidence: float | None
-    red_flag_rule: str | None
-    reason: Reason
-    priority: Priority
-    status: Status
-    needs_attention: bool
-    attention_reason: str | None
-    idempotency_key: str | None
-    appointment: Appointment | None = None
-    """The appointment currently booked for it, if any."""
-    conversation_id: str | None = None
-    turn_count: int = 1
-
-
-def appointment_from_row(row: AppointmentRow) -> Appointment:
-    return Appointment(
-        id=row.id,
-        escalation_id=row.escalation_id,
-        clinician_id=row.clinician_id,
-        clinician_name=row.clinician_name,
-        start=row.start,
-        end=row.end,
-        status=row.status,
-        external_ref=row.external_ref,
-    )
-
-
-def _escalation_from_row(row: EscalationRow, appointment: Appointment | None) -> Escalation:
-    return Escalation(
-        id=row.id,
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-        patient_id=row.patient_id,
-        question=row.question,
-        conversation=[
-            {"role": str(t.get("role", "")), "text": str(t.get("text", ""))}
-            for t in row.conversation
-        ],
-        passages=[Passage.model_validate(p) for p in row.passages],
-        confidence=row.confidence,
-        red_flag_rule=row.red_flag_rule,
-        reason=row.reason,
-        priority=row.priority,
-        status=row.status,
-        needs_attention=row.needs_attention,
-        attention_reason=row.attention_reason,
-        idempotency_key=row.idempotency_key,
-        appointment=appointment,
-        conversation_id=row.conversation_id,
-        turn_count=row.turn_count or 1,
-    )
+# The repository's own API: it takes and returns these models, so callers that only use
+# the repository may import them from here.
+__all__ = [
+    "AuditSink",
+    "Escalation",
+    "EscalationRepository",
+    "NewEscalation",
+    "Passage",
+]
 
 
 def _closing(target: Status) -> dict[str, Any]:
@@ -408,7 +116,7 @@ class EscalationRepository:
             row = session.get(EscalationRow, escalation_id)
             if row is None:
                 raise UnknownEscalationError(f"there is no escalation {escalation_id}")
-            return _escalation_from_row(row, self._current_appointment(session, row.id))
+            return escalation_from_row(row, self._current_appointment(session, row.id))
 
     def find_by_key(self, idempotency_key: str) -> Escalation | None:
         with self._sessions() as session:
@@ -417,7 +125,7 @@ class EscalationRepository:
             ).scalar_one_or_none()
             if row is None:
                 return None
-            return _escalation_from_row(row, self._current_appointment(session, row.id))
+            return escalation_from_row(row, self._current_appointment(session, row.id))
 
     def list(
         self,
@@ -440,7 +148,7 @@ class EscalationRepository:
         with self._sessions() as session:
             rows = builtins.list(session.execute(query).scalars())
             booked = self._booked_by_escalation(session, [r.id for r in rows])
-            return [_escalation_from_row(r, booked.get(r.id)) for r in rows]
+            return [escalation_from_row(r, booked.get(r.id)) for r in rows]
 
     def events(self, escalation_id: str) -> builtins.list[EscalationEvent]:
         with self._sessions() as session:
@@ -699,7 +407,7 @@ class EscalationRepository:
                 ).scalars()
             )
             booked = self._booked_by_escalation(session, [r.id for r in rows])
-            return [_escalation_from_row(r, booked.get(r.id)) for r in rows]
+            return [escalation_from_row(r, booked.get(r.id)) for r in rows]
 
     def stray_appointments(
         self, created_before: datetime
@@ -736,7 +444,7 @@ class EscalationRepository:
                 ).scalars()
             )
             booked = self._booked_by_escalation(session, [r.id for r in rows])
-            return [_escalation_from_row(r, booked.get(r.id)) for r in rows]
+            return [escalation_from_row(r, booked.get(r.id)) for r in rows]
 
     def erase_texts(
         self, *, patient_id: str | None = None, before: datetime | None = None

@@ -34,14 +34,12 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from escalation.clinic import CareTeam, Closure, Weekday
 from escalation.errors import EscalationError, UnknownAppointmentError
-from escalation.records import (
-    Appointment,
+from escalation.record_models import Appointment, Priority, new_id
+from escalation.record_tables import (
     AppointmentRow,
     AvailabilityRow,
     ClosureRow,
-    Priority,
     appointment_from_row,
-    new_id,
     slot_key,
 )
 

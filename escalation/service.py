@@ -18,17 +18,17 @@ from typing import Any, Protocol
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from escalation.errors import EscalationDeferredError, EscalationError
-from escalation.records import (
+from escalation.record_models import (
     SYSTEM_ACTOR,
     Appointment,
     Escalation,
     EscalationEvent,
-    EscalationRepository,
     NewEscalation,
     Priority,
     Status,
     check_transition,
 )
+from escalation.records import EscalationRepository
 from escalation.scheduling import BookingRequest, Scheduler
 from escalation.spool import EscalationSpool
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from escalation.records import NewEscalation
+from escalation.record_models import NewEscalation
 
 log = logging.getLogger("aftercare.escalation")
 

@@ -7,29 +7,15 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.workspace.document_views import DocumentSummary, DraftView
+
 
 class _Out(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
 
-class DocumentPublic(_Out):
-    doc_id: str
-    title: str
-    path: str | None
-    kind: str
-    status: str
-    version: str | None
-    reviewed_by: str | None
-    reviewed_on: date | None
-    review_due: date | None
-    overdue: bool
-    live: bool
-    chunks: int
-    last_indexed_at: datetime | None
-    last_failure: str | None
-    last_failure_at: datetime | None
-    draft_version: str | None
-    error: str | None
+class DocumentPublic(DocumentSummary):
+    """A document's row in the workspace list (the desk's own summary)."""
 
 
 class VersionEventPublic(_Out):
@@ -46,15 +32,8 @@ class SectionPublic(_Out):
     text: str
 
 
-class DraftPublic(_Out):
-    kind: str
-    version: str
-    text: str
-    revision: str
-    saved_by: str
-    saved_at: datetime
-    based_on: str | None
-    meta: dict[str, Any]
+class DraftPublic(DraftView):
+    """A waiting draft (the desk's own view of it)."""
 
 
 class DocumentDetailPublic(_Out):

@@ -14,8 +14,8 @@ from datetime import date, datetime
 from app.conversation.composers.base import Message
 from app.conversation.turn_log import StoredTurn, TurnLog
 from app.people.directory import Patient
-from avatar_bridge.speech import spoken_datetime
-from escalation.records import Escalation
+from avatar_bridge.spoken_time import spoken_datetime
+from escalation.record_models import Escalation
 
 FOLLOW_UP = re.compile(
     r"^(and|but|also|what about|how about|what if|and what about|same|even)\b", re.IGNORECASE

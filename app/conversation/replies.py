@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from avatar_bridge.speech import spoken_datetime
+from avatar_bridge.spoken_time import spoken_datetime
 from escalation.clinic import ClinicConfig
 
 SMALLTALK = {

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
 from app.conversation.turn import TurnResult
 from escalation.database import Base
-from escalation.records import UTCDateTime
+from escalation.record_tables import UTCDateTime
 
 
 class TurnRow(Base):

@@ -40,7 +40,7 @@ UPGRADE_COMMAND = "aftercare db upgrade"
 _UPGRADE_LOCK = 0x41667465  # the advisory lock that serialises upgrades on PostgreSQL
 # Every module that declares tables on ``escalation.database.Base``.
 TABLE_MODULES = (
-    "escalation.records",
+    "escalation.record_tables",
     "escalation.outbox",
     "app.people.tables",
     "app.workspace.document_records",

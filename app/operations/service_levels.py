@@ -29,7 +29,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from escalation.outbox import FAILED, PENDING, AlertDelivery
-from escalation.records import EscalationRow, Priority
+from escalation.record_models import Priority
+from escalation.record_tables import EscalationRow
 from escalation.service import NO_SAME_DAY_REASON, SCHEDULER_FAILED_REASON
 
 log = logging.getLogger("aftercare.metrics")

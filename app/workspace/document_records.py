@@ -10,7 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from app.conversation.turn_log import TurnRow
 from escalation.database import Base
-from escalation.records import UTCDateTime
+from escalation.record_tables import UTCDateTime
 
 
 class DocumentVersionRow(Base):

@@ -22,7 +22,8 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from pydantic import SecretStr
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.workspace.documents import DocumentDesk, DocumentSummary
+from app.workspace.document_views import DocumentSummary
+from app.workspace.documents import DocumentDesk
 from app.workspace.settings import WorkspaceSettings
 from escalation.email import EmailChannel
 from escalation.errors import DeliveryError
@@ -156,18 +157,7 @@ def digest_channels(
             )
         )
     if workspace.digest_email_to and escalation.smtp_host:
-        channels.append(
-            DigestEmailChannel(
-                host=escalation.smtp_host,
-                port=escalation.smtp_port,
-                sender=escalation.email_from,
-                recipients=workspace.digest_email_to,
-                username=escalation.smtp_username,
-                password=escalation.smtp_password,
-                starttls=escalation.smtp_starttls,
-                timeout=escalation.smtp_timeout_s,
-            )
-        )
+        channels.append(DigestEmailChannel.from_settings(escalation, workspace.digest_email_to))
     return channels
 
 

@@ -26,7 +26,7 @@ from app.main import build_services
 from app.operations.logs import configure_logging
 from app.services import Services
 from app.settings import SecuritySettings, Settings
-from escalation.records import AppointmentRow, EscalationRow
+from escalation.record_tables import AppointmentRow, EscalationRow
 from tests.app.conftest import make_settings, serve
 from tests.escalation.receivers import WebhookReceiver, wait_until
 

@@ -11,7 +11,7 @@ import pytest
 from app.conversation.turn import TurnResult
 from app.main import build_services
 from app.people.governance import apply_retention
-from escalation.records import ERASED, NewEscalation
+from escalation.record_models import ERASED, NewEscalation
 from tests.app.conftest import LiveApp, make_settings
 
 

@@ -15,7 +15,7 @@ from app.errors import ForbiddenError, NotAuthenticatedError, UnknownPatientErro
 from app.main import build_services
 from app.services import Services
 from app.settings import PlatformKey, Settings
-from escalation.records import NewEscalation
+from escalation.record_models import NewEscalation
 from tests.app.conftest import make_settings
 from tests.app.test_cli import run
 

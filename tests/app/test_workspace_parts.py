@@ -18,7 +18,7 @@ from app.conversation.turn_log import TurnFilter, TurnLog
 from app.errors import CorpusNotWritableError, DocumentRejectedError
 from app.main import build_services
 from app.workspace.document_files import render_markdown, split_front_matter, write_atomically
-from app.workspace.documents import DocumentSummary
+from app.workspace.document_views import DocumentSummary
 from app.workspace.drafts import Draft, DraftStore
 from app.workspace.gaps import GapGroup, as_csv
 from app.workspace.review_digest import build_digest

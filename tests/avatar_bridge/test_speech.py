@@ -10,7 +10,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from avatar_bridge.sentences import split_sentences
-from avatar_bridge.speech import MAX_SENTENCE_WORDS, spoken_datetime, spoken_form
+from avatar_bridge.speech import MAX_SENTENCE_WORDS, spoken_form
+from avatar_bridge.spoken_time import spoken_datetime
 
 CORPUS = Path(__file__).resolve().parents[2] / "corpus"
 

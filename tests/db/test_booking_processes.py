@@ -10,7 +10,8 @@ from sqlalchemy import select
 
 from app.operations import schema
 from escalation.database import make_engine, make_sessionmaker
-from escalation.records import AppointmentRow, EscalationRepository
+from escalation.record_tables import AppointmentRow
+from escalation.records import EscalationRepository
 from tests.escalation.test_service import MONDAY_7AM, TEAM, Clock, new
 
 PROCESSES = 4

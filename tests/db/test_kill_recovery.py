@@ -26,7 +26,7 @@ from sqlalchemy import select
 from app.people.desk import open_people
 from app.settings import Settings
 from escalation.database import make_engine, make_sessionmaker
-from escalation.records import AppointmentRow, EscalationRow
+from escalation.record_tables import AppointmentRow, EscalationRow
 from tests.escalation.receivers import WebhookReceiver
 from tests.support.loopback import free_port
 

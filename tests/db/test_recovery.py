@@ -17,7 +17,8 @@ from app.operations import schema
 from escalation.database import make_engine, make_sessionmaker
 from escalation.jobs import make_scheduler
 from escalation.outbox import AlertDelivery, AlertOutbox
-from escalation.records import AppointmentRow, EscalationRepository
+from escalation.record_tables import AppointmentRow
+from escalation.records import EscalationRepository
 from escalation.scheduling import BookingRequest, BuiltinScheduler
 from escalation.service import EMERGENCY_REASON, EscalationService
 from escalation.webhook import WebhookChannel

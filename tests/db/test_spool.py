@@ -15,7 +15,7 @@ from sqlalchemy import Engine, event
 from sqlalchemy.exc import OperationalError
 
 from escalation.errors import EscalationDeferredError
-from escalation.records import NewEscalation
+from escalation.record_models import NewEscalation
 from escalation.service import EscalationService
 from escalation.spool import EscalationSpool
 from tests.db.test_recovery import Deployment

@@ -11,6 +11,7 @@ from pydantic import SecretStr
 from escalation.email import EmailChannel, compose_email
 from escalation.errors import DeliveryError
 from escalation.notifications import AlertMessage
+from escalation.settings import EscalationSettings
 from tests.escalation.receivers import SmtpServer
 
 PAYLOAD = {
@@ -147,3 +148,8 @@ async def test_unreachable_mail_server_is_a_delivery_failure() -> None:
 def test_a_channel_needs_recipients() -> None:
     with pytest.raises(ValueError, match="recipient"):
         EmailChannel("127.0.0.1", 25, "a@b.example", [])
+
+
+def test_a_channel_from_the_settings_needs_a_mail_server() -> None:
+    with pytest.raises(ValueError, match="no mail server is set"):
+        EmailChannel.from_settings(EscalationSettings(), ["coordinator@clinic.example"])

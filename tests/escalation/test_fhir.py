@@ -18,7 +18,8 @@ from escalation.clinic import load_clinic_config
 from escalation.database import create_tables, make_engine, make_sessionmaker
 from escalation.errors import SchedulerUnavailableError, UnknownAppointmentError
 from escalation.fhir import BOOKING_SYSTEM, ESCALATION_SYSTEM, FhirScheduler
-from escalation.records import EscalationRepository, NewEscalation
+from escalation.record_models import NewEscalation
+from escalation.records import EscalationRepository
 from escalation.scheduling import BookingRequest
 from escalation.service import EscalationService
 from tests.escalation.fhir_server import FhirServer, FhirState

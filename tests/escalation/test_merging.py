@@ -15,7 +15,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from escalation.bursts import BURST_EVENT, AlertBursts
 from escalation.clinic import load_clinic_config
 from escalation.database import create_tables, make_engine, make_sessionmaker
-from escalation.records import AppointmentRow, EscalationRepository, NewEscalation
+from escalation.record_models import NewEscalation
+from escalation.record_tables import AppointmentRow
+from escalation.records import EscalationRepository
 from escalation.scheduling import BuiltinScheduler
 from escalation.service import CALLBACK_REASON, EMERGENCY_REASON, EscalationService
 from tests.escalation.test_service import MONDAY_7AM, Alerts, Clock

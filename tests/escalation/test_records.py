@@ -14,17 +14,16 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from escalation.database import create_tables, make_engine, make_sessionmaker
 from escalation.errors import EscalationError, IllegalTransitionError, UnknownEscalationError
-from escalation.records import (
+from escalation.record_models import (
     LEGAL_TRANSITIONS,
     Appointment,
-    AppointmentRow,
-    EscalationRepository,
     NewEscalation,
     Passage,
     Status,
     new_id,
-    slot_key,
 )
+from escalation.record_tables import AppointmentRow, slot_key
+from escalation.records import EscalationRepository
 
 T0 = datetime(2026, 3, 2, 7, 0, tzinfo=UTC)
 

@@ -16,7 +16,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from escalation.clinic import CareTeam, Clinician, Closure, WorkingHours, load_clinic_config
 from escalation.database import create_tables, make_engine, make_sessionmaker
 from escalation.errors import UnknownAppointmentError
-from escalation.records import AppointmentRow, AvailabilityRow, EscalationRow, new_id
+from escalation.record_models import new_id
+from escalation.record_tables import AppointmentRow, AvailabilityRow, EscalationRow
 from escalation.scheduling import (
     AvailabilityWindow,
     BookingRequest,

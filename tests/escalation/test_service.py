@@ -18,7 +18,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from escalation.clinic import CareTeam, Clinician, load_clinic_config
 from escalation.database import create_tables, make_engine, make_sessionmaker
 from escalation.errors import IllegalTransitionError, UnknownEscalationError
-from escalation.records import AppointmentRow, EscalationRepository, NewEscalation, Passage
+from escalation.record_models import NewEscalation, Passage
+from escalation.record_tables import AppointmentRow
+from escalation.records import EscalationRepository
 from escalation.scheduling import BuiltinScheduler
 from escalation.service import (
     ALERT_FAILED_REASON,

@@ -21,7 +21,7 @@ from app.channels.schemas_workspace import (
     PreviewBody,
 )
 from app.errors import UploadTooLargeError
-from app.workspace.documents import METADATA_FIELDS, Upload
+from app.workspace.document_drafting import METADATA_FIELDS, Upload
 
 router = APIRouter(prefix="/v1/documents", tags=["clinicians"])
 

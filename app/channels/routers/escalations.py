@@ -21,7 +21,7 @@ from app.channels.schemas_staff import (
 )
 from app.people.directory import StaffMember
 from app.services import Services
-from escalation.records import Appointment, Escalation
+from escalation.record_models import Appointment, Escalation
 
 router = APIRouter(prefix="/v1", tags=["coordinators"])
 

@@ -4,6 +4,7 @@ the gaps report, and the documents due for review. Every read of patient text is
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 from collections.abc import Iterable
 from datetime import datetime
@@ -18,9 +19,7 @@ from app.channels.schemas_workspace import (
     GapGroupPublic,
     GapsPublic,
     MarkBody,
-    MarkPublic,
     TurnPublic,
-    TurnSourcePublic,
 )
 from app.conversation.turn_log import StoredTurn, TurnFilter
 from app.errors import UnknownTurnError
@@ -42,22 +41,8 @@ def _audit_patients(
 
 def _public(turn: StoredTurn, services: Services) -> TurnPublic:
     marks = services.marks.for_turns([turn.id]).get(turn.id, [])
-    return TurnPublic(
-        id=turn.id,
-        at=turn.at,
-        conversation_id=turn.conversation_id,
-        channel=turn.channel,
-        patient_id=turn.patient_id,
-        question=turn.question,
-        answer=turn.answer,
-        outcome=turn.outcome,
-        confidence=turn.confidence,
-        red_flag_rule=turn.red_flag_rule,
-        escalation_id=turn.escalation_id,
-        sources=[TurnSourcePublic.model_validate(s) for s in turn.sources],
-        timings_ms=turn.timings_ms,
-        marks=[MarkPublic.model_validate(m) for m in marks],
-    )
+    stored = {f.name: getattr(turn, f.name) for f in dataclasses.fields(turn)}
+    return TurnPublic.model_validate({**stored, "marks": marks})
 
 
 @router.get("/turns", response_model=list[TurnPublic])
