@@ -28,7 +28,10 @@ from app.replies import (
     OTHER_QUESTION,
     PERSON_REQUESTED,
     SMALLTALK,
+    TEXT_WHEN_BOOKED,
+    TEXT_WHEN_BOOKED_URGENT,
     booking_sentences,
+    safety_net,
     urgent_follow_up,
 )
 from app.turn import (
@@ -89,6 +92,9 @@ class TurnContext:
     channel: str = "api"
     # Asked before an escalation opens; False withholds it (a newer request replaced this one).
     may_escalate: Callable[[], Awaitable[bool]] | None = None
+    # Set when the patient can be texted: a booking slower than the clinic's patience is then
+    # finished in the background and this is called with the finished escalation.
+    follow_up: Callable[[Escalation], None] | None = None
 
 
 class _Timer:
@@ -191,7 +197,7 @@ class Assistant:
             # A routine concern hears the clinic's fixed words for it, then the booking.
             for sentence in split_sentences(flag.instruction) if flag else [PERSON_REQUESTED]:
                 yield say(sentence)
-            escalation = await self._escalate(
+            escalation, late = await self._escalate(
                 question,
                 context,
                 "red_flag" if flag else "patient_request",
@@ -202,7 +208,7 @@ class Assistant:
                 timer=timer,
             )
             ref = _escalation_ref(escalation)
-            for sentence in self._booking_words(escalation):
+            for sentence in self._booking_words(escalation, late):
                 yield say(sentence)
             yield EscalationEvent(ref)
             yield done("escalated", escalation=ref, feeling=understanding.feeling)
@@ -248,7 +254,7 @@ class Assistant:
                 return
 
         yield say(NOT_CONFIDENT)
-        escalation = await self._escalate(
+        escalation, late = await self._escalate(
             question,
             context,
             "low_confidence",
@@ -259,7 +265,7 @@ class Assistant:
             timer=timer,
         )
         ref = _escalation_ref(escalation)
-        for sentence in self._booking_words(escalation):
+        for sentence in self._booking_words(escalation, late):
             yield say(sentence)
         yield EscalationEvent(ref)
         yield done("escalated", policy.confidence, escalation=ref, feeling=understanding.feeling)
@@ -364,7 +370,7 @@ class Assistant:
             yield say(sentence)
         red_flag = RedFlagRef(flag.rule, flag.priority)  # type: ignore[arg-type]
         yield RedFlagEvent(red_flag)
-        escalation = await self._escalate(
+        escalation, late = await self._escalate(
             question,
             context,
             "red_flag",
@@ -377,6 +383,8 @@ class Assistant:
         ref = _escalation_ref(escalation)
         for sentence in split_sentences(urgent_follow_up(flag.priority, self._clinic)):
             yield say(sentence)
+        if late:
+            yield say(TEXT_WHEN_BOOKED_URGENT)
         yield EscalationEvent(ref)
         yield done("red_flag", red_flag=red_flag, escalation=ref)
 
@@ -413,7 +421,9 @@ class Assistant:
         confidence: float | None,
         rule: str | None,
         timer: _Timer,
-    ) -> Escalation:
+    ) -> tuple[Escalation, bool]:
+        """The escalation, and whether its booking outlasted the clinic's patience (it then
+        finishes in the background and the patient is texted; the record is returned)."""
         if context.may_escalate is not None and not await context.may_escalate():
             raise EscalationWithheldError("a newer request in this call replaced this one")
         started = time.perf_counter()
@@ -440,16 +450,60 @@ class Assistant:
             idempotency_key=f"turn:{context.turn_id}",
             conversation_id=context.conversation_id,
         )
+        recorded: asyncio.Future[Escalation] = asyncio.get_running_loop().create_future()
+
+        def note(escalation: Escalation) -> None:
+            if not recorded.done():
+                recorded.set_result(escalation)
+
         # Shielded: an interrupted turn still finishes the escalation it started.
-        task = asyncio.create_task(self._escalations.open(new))
+        task = asyncio.create_task(self._escalations.open(new, on_recorded=note))
         self._pending[context.turn_id] = task
-        escalation = await asyncio.shield(task)
+        follow_up = context.follow_up
+        if follow_up is None:
+            escalation = await asyncio.shield(task)
+        else:
+            # asyncio.wait never cancels what it waits for: the booking goes on regardless.
+            await asyncio.wait({task}, timeout=self._clinic.care_team.booking_patience_s)
+            if not task.done():
+                await asyncio.wait({task, recorded}, return_when=asyncio.FIRST_COMPLETED)
+            if not task.done():
+                turn_id = context.turn_id
+                record = recorded.result()
+                task.add_done_callback(
+                    lambda done: self._booked_late(turn_id, done, record, follow_up)
+                )
+                timer.mark("escalation", started)
+                return record, True
+            escalation = task.result()
         # Left in place when the turn is cancelled: the caller collects it with escalation_of.
         self._pending.pop(context.turn_id, None)
         timer.mark("escalation", started)
-        return escalation
+        return escalation, False
 
-    def _booking_words(self, escalation: Escalation) -> list[str]:
+    def _booked_late(
+        self,
+        turn_id: str,
+        task: asyncio.Task[Escalation],
+        record: Escalation,
+        follow_up: Callable[[Escalation], None],
+    ) -> None:
+        self._pending.pop(turn_id, None)
+        finished = record
+        if task.cancelled() or task.exception() is not None:
+            # The record stays in the coordinators' queue; the promised text says they will
+            # be in touch (it has no appointment to give).
+            log.warning("a slow booking stopped before it finished")
+        else:
+            finished = task.result()
+        try:
+            follow_up(finished)
+        except Exception as exc:
+            log.error("the follow-up text could not be queued: %s", type(exc).__name__)
+
+    def _booking_words(self, escalation: Escalation, late: bool = False) -> list[str]:
+        if late:
+            return [TEXT_WHEN_BOOKED, safety_net(self._clinic)]
         appointment = escalation.appointment
         return booking_sentences(
             appointment.clinician_name if appointment else None,

@@ -24,6 +24,7 @@ from app.documents import DocumentDesk
 from app.drafts import DraftStore
 from app.errors import NotReadyError
 from app.errors_http import install_error_handlers
+from app.follow_ups import FollowUpTexts
 from app.gaps import GapsReport
 from app.logs import configure_logging
 from app.metrics import Metrics
@@ -49,6 +50,7 @@ from escalation.outbox import build_alerts
 from escalation.records import EscalationRepository
 from escalation.scheduling import BuiltinScheduler, Scheduler
 from escalation.service import CALLBACK_REASON, EscalationService
+from escalation.sms import build_texts
 
 log = logging.getLogger("aftercare")
 MULTIPART_OVERHEAD = 64 * 1024
@@ -103,6 +105,7 @@ def build_services(
         repository, scheduler, bursts, clock, horizon_days=clinic.care_team.booking_horizon_days
     )
     service_box.append(escalations)
+    text_outbox = build_texts(settings.escalation, client, jobs, sessions, on_alert_failed, clock)
     avatars = AvatarHub(build_provider(settings.avatar, client), metrics)
     avatars.keepalive = KeepAlive(
         jobs,
@@ -142,6 +145,8 @@ def build_services(
             settings.caller_id_lock_s,
         ),
     )
+    if text_outbox is not None:
+        services.texts = FollowUpTexts(text_outbox, people, clinic)
     services.gaps = GapsReport(
         turns=services.turns,
         marks=services.marks,
