@@ -1,10 +1,13 @@
-"""Registering a patient from staff input: his number read in the clinic's country."""
+"""Registering and editing a patient from staff input: his number read in the clinic's
+country, the whole record validated after every change."""
 
 from __future__ import annotations
 
+import dataclasses
+
 from app.people import Patient
 from app.phone_numbers import to_e164
-from app.schemas_patients import NewPatient
+from app.schemas_patients import NewPatient, PatientChanges
 from app.services import Services
 
 
@@ -20,3 +23,24 @@ def register_patient(services: Services, new: NewPatient) -> tuple[Patient, str]
         date_of_birth=new.date_of_birth,
         preferred_contact=new.preferred_contact,
     )
+
+
+def update_patient(
+    services: Services, patient_id: str, changes: PatientChanges, actor: str
+) -> tuple[Patient, list[str]]:
+    """Apply a staff edit; raises ``pydantic.ValidationError`` when the result is invalid."""
+    current = services.people.patient(patient_id)
+    record = changes.applied_to(current)
+    phone = to_e164(record.phone, services.clinic.country) if record.phone else None
+    updated = dataclasses.replace(
+        current,
+        display_name=record.name,
+        surgery_date=record.surgery_date,
+        approach=record.surgery_type,
+        catheter_out_on=record.catheter_out_on,
+        phone=phone,
+        date_of_birth=record.date_of_birth,
+        preferred_contact=record.preferred_contact,
+    )
+    changed = services.people.update_patient(updated, actor)
+    return updated, changed
