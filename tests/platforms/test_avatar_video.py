@@ -1,9 +1,11 @@
-"""HeyGen's LiveKit room in the patient page: the vendored LiveKit client, loaded from our own
-server with every other address blocked, joins the room the avatar session API returned;
-when the room cannot be reached the page says so and keeps answering with the browser voice.
+"""HeyGen's and LiveAvatar's LiveKit rooms in the patient page: the vendored LiveKit
+client, loaded from our own server with every other address blocked, joins the room the
+avatar session API returned; when the room cannot be reached the page says so and keeps
+answering with the browser voice.
 
-The vendor is a local HeyGen stand-in; the LiveKit signalling socket is intercepted in the
-browser (no LiveKit server can run here), which records the address the client dialled.
+The vendor is a local HeyGen or LiveAvatar stand-in; the LiveKit signalling socket is
+intercepted in the browser (no LiveKit server can run here), which records the address the
+client dialled.
 """
 
 from __future__ import annotations
@@ -28,25 +30,44 @@ from tests.app.test_pages import (  # noqa: F401  (fixtures)
     playwright,
     watched,
 )
-from tests.avatar_bridge.providers.fake_vendors import HEYGEN_KEY, VendorState, heygen_app
+from tests.avatar_bridge.providers.fake_vendors import (
+    HEYGEN_KEY,
+    LIVEAVATAR_KEY,
+    VendorState,
+    heygen_app,
+    liveavatar_app,
+)
 
 LIVEKIT_DIR = WEB_DIR / "vendor" / "livekit-client"
 
 
-@pytest.fixture(scope="module")
-def heygen_page(tmp_path_factory: pytest.TempPathFactory, embedder: object) -> Iterator[str]:
+@pytest.fixture(scope="module", params=["heygen", "liveavatar"])
+def heygen_page(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    embedder: object,
+) -> Iterator[str]:
+    """The app with a HeyGen or a LiveAvatar stand-in: both hand the page a LiveKit room."""
     state = VendorState()
-    vendor, vendor_thread, vendor_url = start_vendor(heygen_app(state))
-    settings = make_settings(
-        tmp_path_factory.mktemp("avatar-video"),
-        avatar=AvatarSettings(
+    if request.param == "heygen":
+        vendor, vendor_thread, vendor_url = start_vendor(heygen_app(state))
+        avatar = AvatarSettings(
             provider="heygen",
             heygen_api_key=SecretStr(HEYGEN_KEY),
             heygen_base_url=vendor_url,
             heygen_avatar_id="avatar-1",
             request_timeout_s=2.0,
-        ),
-    )
+        )
+    else:
+        vendor, vendor_thread, vendor_url = start_vendor(liveavatar_app(state))
+        avatar = AvatarSettings(
+            provider="liveavatar",
+            liveavatar_api_key=SecretStr(LIVEAVATAR_KEY),
+            liveavatar_base_url=vendor_url,
+            liveavatar_avatar_id="avatar-uuid-1",
+            request_timeout_s=2.0,
+        )
+    settings = make_settings(tmp_path_factory.mktemp("avatar-video"), avatar=avatar)
     services = build_services(settings)
     services.embedder = embedder  # type: ignore[assignment]
     server, thread, base = serve(settings, services)
@@ -104,7 +125,7 @@ def test_the_page_joins_the_sessions_room_and_falls_back_to_voice_when_it_fails(
         dialled.append(ws.url)
         ws.close(code=1011, reason="no LiveKit server here")
 
-    page.route_web_socket(re.compile(r"^wss://heygen\.livekit\.example/.*"), signalling)
+    page.route_web_socket(re.compile(r"^wss://[a-z]+\.livekit\.example/.*"), signalling)
     loaded: list[str] = []
     page.on(
         "response",
@@ -134,11 +155,12 @@ def test_the_page_joins_the_sessions_room_and_falls_back_to_voice_when_it_fails(
     assert page.evaluate("() => window.LivekitClient.version") == "2.23.0"
     [session] = sessions
     client = session["avatar"]["client"]  # type: ignore[index]
-    assert client["livekit_url"] == "wss://heygen.livekit.example"
+    assert client["transport"] == "livekit"
+    room = str(client["livekit_url"])
     assert dialled, "the LiveKit client never dialled the room"
-    assert dialled[0].startswith("wss://heygen.livekit.example/rtc")
+    assert dialled[0].startswith(room + "/rtc")
     assert f"access_token={client['access_token']}" in dialled[0]
-    assert not [url for url in blocked if "livekit" not in url and "heygen" not in url], blocked
+    assert not [url for url in blocked if ".livekit.example" not in url], blocked
 
     # Voice fallback: the conversation still works, answered in the page.
     expect(page.locator("body")).to_have_attribute("data-connection", "open")
