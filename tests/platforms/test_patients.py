@@ -162,3 +162,26 @@ def test_editing_needs_a_coordinator_and_a_known_patient(platform_app: PlatformA
         f"{base}/v1/patients/pt-nobody", json={"name": "X"}, headers=staff(platform_app)
     )
     assert missing.status_code == 404
+
+
+def test_cli_patient_update_changes_only_what_is_given(tmp_path: Path) -> None:
+    added = run(
+        tmp_path,
+        "patient", "add", "pt-cli-3", "--name", "John Greer", "--phone", "07911 123458",
+        "--dob", "1950-01-02", "--preferred-contact", "sms",
+    )  # fmt: skip
+    assert added.returncode == 0, added.stderr
+    result = run(
+        tmp_path,
+        "patient", "update", "pt-cli-3", "--catheter-out", "2026-12-05",
+        "--surgery-date", "2026-11-26", "--clear", "preferred-contact",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    out = json.loads(result.stdout)
+    assert out["phone"] == "+447911123458" and out["date_of_birth"] == "1950-01-02"
+    assert out["catheter_out_on"] == "2026-12-05" and out["preferred_contact"] is None
+    assert sorted(out["changed"]) == ["catheter_out_on", "preferred_contact", "surgery_date"]
+    bad = run(tmp_path, "patient", "update", "pt-cli-3", "--catheter-out", "2026-01-01")
+    assert bad.returncode != 0 and "catheter" in bad.stderr
+    missing = run(tmp_path, "patient", "update", "pt-nobody", "--name", "X")
+    assert missing.returncode != 0 and "pt-nobody" in missing.stderr
