@@ -260,3 +260,20 @@ def test_elevenlabs_without_the_prompt_marker_keeps_the_call_by_user_id(
     new = platform_app.new_since(before)
     assert len(new) == 1, new
     assert new[0]["red_flag_rule"] == "calf_clot_signs"
+
+
+def test_did_keeps_a_call_by_its_conversation_header(platform_app: PlatformApp) -> None:
+    request = vendor("did")["request"]
+    headers = {"x-api-key": PLATFORM_KEY, "X-Conversation-Id": "did-chat-0001"}
+    before = platform_app.ids()
+    first = platform_app.post(with_turns(request, ("user", CALF)), headers=headers, root=True)
+    assert first.status_code == 200, first.text
+    later = with_turns(
+        request, ("user", CALF), ("assistant", first.json()["content"]), ("user", CALF + " still")
+    )
+    again = platform_app.post(later, headers=headers, root=True)
+    assert again.status_code == 200, again.text
+    # The header ties the two requests into one call: one escalation for one danger sign.
+    new = platform_app.new_since(before)
+    assert len(new) == 1, new
+    assert new[0]["red_flag_rule"] == "calf_clot_signs"
