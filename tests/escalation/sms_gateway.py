@@ -33,6 +33,8 @@ class Sent:
     user: str
     password: str
     status: int
+    at: float = 0.0
+    """``time.monotonic()`` when the gateway received it."""
 
 
 class SmsGateway:
@@ -63,7 +65,7 @@ class SmsGateway:
             status = self.answers.pop(0) if self.answers else 201
             if status == 201 and (user != ACCOUNT_SID or password != AUTH_TOKEN or sid != user):
                 status = 401
-            self.requests.append(Sent(sid, form, user, password, status))
+            self.requests.append(Sent(sid, form, user, password, status, time.monotonic()))
         if status == 201:
             return JSONResponse(
                 {
