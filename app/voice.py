@@ -25,6 +25,7 @@ from app.turn import (
     SentenceEvent,
     SourcesEvent,
 )
+from escalation.records import Escalation
 
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 HISTORY_TURNS = 6
@@ -51,8 +52,10 @@ class VoiceSession:
         max_chars: int,
         speech_out: SpeechOut | None = None,
         patient_context: str | None = None,
+        follow_up: Callable[[Escalation], None] | None = None,
     ) -> None:
         self._assistant = assistant
+        self._follow_up = follow_up
         self.conversation_id = uuid.uuid4().hex
         self._raw_send = send
         self._send_lock = asyncio.Lock()
@@ -97,6 +100,7 @@ class VoiceSession:
                 patient_context=self._patient_context,
                 conversation_id=self.conversation_id,
                 channel="voice",
+                follow_up=self._follow_up,
             )
             self._turn_id = context.turn_id
             self._turn = asyncio.create_task(self._run(text, context))

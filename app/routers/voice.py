@@ -159,6 +159,7 @@ async def _converse(
         max_chars=services.settings.max_question_chars,
         speech_out=speech_out,
         patient_context=context.patient_context,
+        follow_up=context.follow_up,
     )
     actor = f"patient:{patient_id}" if patient_id else "anonymous"
     await services.people.audit_async(

@@ -7,6 +7,8 @@ gateway speaking Twilio's Messages API; the clinic's patience is 0.3 s.
 
 from __future__ import annotations
 
+import asyncio
+import json
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -15,11 +17,13 @@ from typing import Any
 
 import httpx
 import pytest
+import websockets
 import yaml
 
 from app.main import build_services, utc_now
 from escalation.clinic import DEFAULT_CLINIC_FILE
 from tests.app.conftest import LiveApp, make_settings, serve
+from tests.app.test_voice import receive_until, say
 from tests.escalation.fhir_server import FhirServer
 from tests.escalation.receivers import wait_until
 from tests.escalation.sms_gateway import ACCOUNT_SID, AUTH_TOKEN, SmsGateway
@@ -27,6 +31,7 @@ from tests.platforms.conftest import PATIENT_DOB
 
 PHONE = "+447700900123"
 REFUSED_PHONE = "+447700900124"
+VOICE_PHONE = "+447700900126"
 FHIR_DELAY_S = 0.4
 CLINIC_NAME = "Fenland Urology"
 
@@ -108,6 +113,9 @@ def slow_clinic(tmp_path_factory: pytest.TempPathFactory, embedder: object) -> I
     )
     _, keys["pt-timed"] = services.people.add_patient(
         "pt-timed", "Hob Gadling", phone="+447700900125", date_of_birth=PATIENT_DOB
+    )
+    _, keys["pt-voice"] = services.people.add_patient(
+        "pt-voice", "Olivia Dunham", phone=VOICE_PHONE, date_of_birth=PATIENT_DOB
     )
     _, keys["pt-no-phone"] = services.people.add_patient("pt-no-phone", "Walter Bishop")
     server, thread, base = serve(settings, services)
@@ -209,3 +217,25 @@ def test_the_slow_escalation_path_is_timed(slow_clinic: SlowClinic) -> None:
     result, _ = slow_clinic.ask("pt-timed", "I'd like to talk to someone from the team")
     assert result["outcome"] == "escalated"
     assert result["timings_ms"]["escalation"] < 3 * FHIR_DELAY_S * 1000
+
+
+async def test_on_the_voice_socket_too_the_patient_is_told_and_texted(
+    slow_clinic: SlowClinic,
+) -> None:
+    before = len(slow_clinic.gateway.sent())
+    url = slow_clinic.live.base_url.replace("http://", "ws://") + "/v1/voice"
+    async with websockets.connect(url) as ws:
+        key = slow_clinic.keys["pt-voice"]
+        await ws.send(json.dumps({"type": "session.start", "patient_id": "pt-voice", "key": key}))
+        assert json.loads(await ws.recv())["type"] == "session.ready"
+        await say(ws, "Can I speak to a nurse please?")
+        events = await receive_until(ws, {"turn.completed"})
+    said = " ".join(e["text"] for e in events if e["type"] == "speech.sentence")
+    assert "text message" in said
+    [escalation] = [e for e in events if e["type"] == "turn.escalation"]
+    assert escalation["escalation"]["appointment"] is None
+
+    def texted() -> bool:
+        return any(s.form["To"] == VOICE_PHONE for s in slow_clinic.gateway.sent()[before:])
+
+    assert await asyncio.to_thread(wait_until, texted, 15)
