@@ -8,6 +8,7 @@ gateway speaking Twilio's Messages API; the clinic's patience is 0.3 s.
 from __future__ import annotations
 
 import asyncio
+import copy
 import json
 import time
 from collections.abc import Iterator
@@ -22,16 +23,17 @@ import yaml
 
 from app.main import build_services, utc_now
 from escalation.clinic import DEFAULT_CLINIC_FILE
-from tests.app.conftest import LiveApp, make_settings, serve
+from tests.app.conftest import PLATFORM_KEY, LiveApp, make_settings, serve
 from tests.app.test_voice import receive_until, say
 from tests.escalation.fhir_server import FhirServer
 from tests.escalation.receivers import wait_until
 from tests.escalation.sms_gateway import ACCOUNT_SID, AUTH_TOKEN, SmsGateway
-from tests.platforms.conftest import PATIENT_DOB
+from tests.platforms.conftest import PATIENT_DOB, sse, vendor
 
 PHONE = "+447700900123"
 REFUSED_PHONE = "+447700900124"
 VOICE_PHONE = "+447700900126"
+CALLER_PHONE = "+447911123999"
 FHIR_DELAY_S = 0.4
 CLINIC_NAME = "Fenland Urology"
 
@@ -116,6 +118,9 @@ def slow_clinic(tmp_path_factory: pytest.TempPathFactory, embedder: object) -> I
     )
     _, keys["pt-voice"] = services.people.add_patient(
         "pt-voice", "Olivia Dunham", phone=VOICE_PHONE, date_of_birth=PATIENT_DOB
+    )
+    _, keys["pt-caller"] = services.people.add_patient(
+        "pt-caller", "Peter Bishop", phone=CALLER_PHONE, date_of_birth=PATIENT_DOB
     )
     _, keys["pt-no-phone"] = services.people.add_patient("pt-no-phone", "Walter Bishop")
     server, thread, base = serve(settings, services)
@@ -239,3 +244,42 @@ async def test_on_the_voice_socket_too_the_patient_is_told_and_texted(
         return any(s.form["To"] == VOICE_PHONE for s in slow_clinic.gateway.sent()[before:])
 
     assert await asyncio.to_thread(wait_until, texted, 15)
+
+
+def test_a_phone_caller_confirmed_by_birth_date_may_hang_up_and_is_texted(
+    slow_clinic: SlowClinic,
+) -> None:
+    request = copy.deepcopy(vendor("vapi")["request"])
+    request["call"]["id"] = "slow-booking-call"
+    request["customer"]["number"] = "07911 123999"  # his stored number, said nationally
+    headers = {"Authorization": f"Bearer {PLATFORM_KEY}"}
+
+    def post(*turns: tuple[str, str]) -> str:
+        body = copy.deepcopy(request)
+        body["messages"].extend({"role": role, "content": text} for role, text in turns)
+        response = httpx.post(
+            slow_clinic.live.base_url + "/v1/chat/completions",
+            json=body,
+            headers=headers,
+            timeout=60,
+        )
+        text, _, _ = sse(response)
+        return text
+
+    assert "date of birth" in post()
+    confirmed = post(("user", "fourth of March fifty-two"))
+    assert "Peter" in confirmed
+    before = len(slow_clinic.gateway.sent())
+    started = time.monotonic()
+    said = post(
+        ("user", "fourth of March fifty-two"),
+        ("assistant", confirmed),
+        ("user", "Can I speak to a nurse please?"),
+    )
+    assert time.monotonic() - started < 4 * FHIR_DELAY_S
+    assert "text message" in said and "You don't need to stay on the line" in said
+
+    def texted() -> bool:
+        return any(s.form["To"] == CALLER_PHONE for s in slow_clinic.gateway.sent()[before:])
+
+    assert wait_until(texted, timeout=15)
