@@ -24,6 +24,7 @@ from app.channels.ratelimits import RateLimits
 from app.conversation.composers.base import AnswerComposer
 from app.conversation.composers.extractive import ExtractiveComposer
 from app.conversation.composers.generated import build_composer
+from app.conversation.follow_ups import FollowUpTexts
 from app.conversation.turn_log import TurnLog
 from app.conversation.turn_marks import TurnMarks
 from app.errors import NotReadyError
@@ -50,6 +51,7 @@ from escalation.outbox import build_alerts
 from escalation.records import EscalationRepository
 from escalation.scheduling import BuiltinScheduler, Scheduler
 from escalation.service import CALLBACK_REASON, EscalationService
+from escalation.sms import build_texts
 from escalation.spool import EscalationSpool
 
 log = logging.getLogger("aftercare")
@@ -102,6 +104,7 @@ def build_services(
     )
     service_box.append(escalations)
     metrics.registry.register(ServiceLevels(sessions, escalations.booking_reasons, clock))
+    text_outbox = build_texts(settings.escalation, client, jobs, sessions, on_alert_failed, clock)
     avatars = AvatarHub(build_provider(settings.avatar, client), metrics)
     avatars.keepalive = KeepAlive(
         jobs,
@@ -142,6 +145,8 @@ def build_services(
         ),
         tracing=tracing,
     )
+    if text_outbox is not None:
+        services.texts = FollowUpTexts(text_outbox, people, clinic)
     services.gaps = GapsReport(
         turns=services.turns,
         marks=services.marks,

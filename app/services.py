@@ -28,6 +28,7 @@ from app.channels.platforms.reply_book import CallSequence, ReplyBook
 from app.channels.ratelimits import RateLimits
 from app.conversation.assistant import Assistant, TurnContext
 from app.conversation.composers.base import AnswerComposer, Message
+from app.conversation.follow_ups import FollowUpTexts
 from app.conversation.front_door import Caller, FrontDoor
 from app.conversation.turn import TurnResult
 from app.conversation.turn_log import TurnLog
@@ -78,6 +79,7 @@ class Services:
     limits: RateLimits = field(default_factory=lambda: RateLimits({}))
     sockets: SocketCaps = field(default_factory=lambda: SocketCaps(20, 3))
     alert_bursts: AlertBursts | None = None
+    texts: FollowUpTexts | None = None
     desk: DocumentDesk | None = None
     gaps: GapsReport | None = None
     reminders: ReviewReminders | None = None
@@ -204,6 +206,8 @@ class Services:
         if background_jobs:
             self.jobs.start()
             await self.alerts.start()
+            if self.texts is not None:
+                await self.texts.outbox.start()
             interval = self.settings.ingestion.reingest_interval_s
             if interval > 0:
                 self.jobs.add_job(
@@ -260,8 +264,12 @@ class Services:
         await self.avatars.close_all()
         if self.alert_bursts is not None:
             self.alert_bursts.flush()
+        if self.texts is not None:
+            await self.texts.drain()
         if self._background:
             await self.alerts.stop()
+            if self.texts is not None:
+                await self.texts.outbox.stop()
             if self.reminders is not None:
                 await self.reminders.stop()
             self.jobs.shutdown(wait=False)
@@ -285,14 +293,17 @@ class Services:
     ) -> TurnContext:
         """Who is asking: his recovery stage reaches the composer, never the logs."""
         stage = None
+        patient = None
         if patient_id is not None:
-            stage = self.people.patient(patient_id).recovery_stage(self.clock().date())
+            patient = self.people.patient(patient_id)
+            stage = patient.recovery_stage(self.clock().date())
         return TurnContext(
             patient_id=patient_id,
             history=history,
             patient_context=stage,
             channel=channel,
             conversation_id=conversation_id,
+            follow_up=self.texts.for_patient(patient) if self.texts is not None else None,
         )
 
     async def ask_cli(self, question: str, patient_id: str | None) -> TurnResult:

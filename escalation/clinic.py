@@ -97,6 +97,13 @@ class CareTeam(_Strict):
     appointment_minutes: int = Field(default=20, ge=5, le=240)
     booking_horizon_days: int = Field(default=28, ge=1, le=365)
     urgent_same_day: bool = True
+    booking_patience_s: float = Field(
+        default=2.5,
+        gt=0,
+        le=60,
+        description="How long a caller waits for a booking; after that he is told he will "
+        "get a text message with the appointment and may hang up.",
+    )
     clinicians: list[Clinician] = Field(default_factory=list)
     closures: list[Closure] = Field(default_factory=list)
 

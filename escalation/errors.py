@@ -13,6 +13,10 @@ class DeliveryError(EscalationError):
     """A coordinator alert could not be delivered through one channel (it is retried)."""
 
 
+class PermanentDeliveryError(DeliveryError):
+    """The receiver refused the message for good (e.g. an invalid number): not retried."""
+
+
 class AlertConfigError(EscalationError):
     """The coordinator alert channels (webhook, email) are configured inconsistently."""
 

@@ -18,6 +18,9 @@ from typing import Any, Protocol
 # Multiples of the base delay: 5 s, 30 s, 2 min, 10 min, then every 30 min with a 5 s base.
 RETRY_STEPS: tuple[int, ...] = (1, 6, 24, 120, 360)
 
+PATIENT_TEXT_CHANNEL = "sms"
+"""The channel of patients' text messages; its rows belong to the text outbox."""
+
 FailureCallback = Callable[[str, str], Awaitable[object] | None]
 """``on_failed(escalation_id, reason)``: a delivery gave up; may be sync or async."""
 

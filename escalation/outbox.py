@@ -42,8 +42,9 @@ from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 from escalation import jobs
 from escalation.database import Base
 from escalation.email import EmailChannel
-from escalation.errors import AlertConfigError, DeliveryError
+from escalation.errors import AlertConfigError, DeliveryError, PermanentDeliveryError
 from escalation.notifications import (
+    PATIENT_TEXT_CHANNEL,
     AlertChannel,
     AlertMessage,
     FailureCallback,
@@ -139,8 +140,11 @@ class AlertOutbox:
     """Durable, retried delivery of coordinator alerts; implements ``CoordinatorAlerts``.
 
     ``name`` names this outbox's timers (job ids ``<name>:<delivery id>``); two outboxes on one
-    scheduler need different names. ``clock`` must follow wall-clock time: retry times it
-    computes become the scheduler's run dates.
+    scheduler need different names. ``view`` is what of a payload is stored and sent (the
+    coordinators' minimum by default) and ``label`` names the message in failure reasons.
+    A channel's ``PermanentDeliveryError`` fails the delivery at once, without retries.
+    ``clock`` must follow wall-clock time: retry times it computes become the scheduler's run
+    dates.
     """
 
     def __init__(
@@ -154,6 +158,9 @@ class AlertOutbox:
         base_delay_s: float = 5.0,
         link_for: Callable[[str], str] | None = None,
         name: str = "alerts",
+        view: Callable[[dict[str, Any]], dict[str, Any]] = coordinator_view,
+        label: str = "the coordinator alert",
+        resumes: Callable[[str], bool] | None = None,
     ) -> None:
         if max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
@@ -169,6 +176,10 @@ class AlertOutbox:
         self._base_delay_s = base_delay_s
         self._link_for = link_for
         self._topic = name
+        self._view = view
+        self._label = label
+        # Outboxes may share the table: each resumes only the rows of its own channels.
+        self._resumes = resumes or (lambda channel: True)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._unsubscribe: Callable[[], None] | None = None
         self._running: dict[str, asyncio.Task[None]] = {}
@@ -192,7 +203,7 @@ class AlertOutbox:
         if not self._channels:
             log.warning("escalation %s: no coordinator alert channel is configured", escalation_id)
             return
-        document = coordinator_view(json.loads(json.dumps(payload, default=str)))
+        document = self._view(json.loads(json.dumps(payload, default=str)))
         if self._link_for is not None and not document.get("link"):
             document["link"] = self._link_for(escalation_id)
         now = self._clock()
@@ -322,11 +333,11 @@ class AlertOutbox:
     def _pending(self) -> list[tuple[str, datetime | None]]:
         with self._sessions() as session:
             rows = session.execute(
-                select(AlertDelivery.id, AlertDelivery.next_attempt_at).where(
-                    AlertDelivery.status == PENDING
-                )
+                select(
+                    AlertDelivery.id, AlertDelivery.next_attempt_at, AlertDelivery.channel
+                ).where(AlertDelivery.status == PENDING)
             ).all()
-            return [(row[0], _utc(row[1])) for row in rows]
+            return [(row[0], _utc(row[1])) for row in rows if self._resumes(row[2])]
 
     def _signal(self, delivery_id: str) -> None:
         loop = self._loop
@@ -383,6 +394,8 @@ class AlertOutbox:
             try:
                 await channel.deliver(message)
                 error = None
+            except PermanentDeliveryError as exc:
+                error, final = str(exc), True
             except DeliveryError as exc:
                 error = str(exc)
             except Exception as exc:
@@ -443,7 +456,7 @@ class AlertOutbox:
                 )
                 return _Outcome(
                     failed_reason=(
-                        f"the coordinator alert by {row.channel} failed after "
+                        f"{self._label} by {row.channel} failed after "
                         f"{row.attempts} attempt{'s' if row.attempts != 1 else ''}: {error}"
                     )
                 )
@@ -518,4 +531,5 @@ def build_alerts(
         max_attempts=settings.alert_max_attempts,
         base_delay_s=settings.alert_base_delay_s,
         link_for=lambda escalation_id: f"{base}/coordinator#{escalation_id}",
+        resumes=lambda channel: channel != PATIENT_TEXT_CHANNEL,
     )

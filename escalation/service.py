@@ -104,7 +104,9 @@ class EscalationService:
             SCHEDULER_FAILED_REASON,
         )
 
-    async def open(self, new: NewEscalation) -> Escalation:
+    async def open(
+        self, new: NewEscalation, on_recorded: Callable[[Escalation], None] | None = None
+    ) -> Escalation:
         """Record the escalation, book it when its priority allows, alert the coordinators.
 
         Idempotent on ``new.idempotency_key``: a retry returns the stored escalation (and
@@ -113,9 +115,12 @@ class EscalationService:
         platform's retry or a partial transcript of the same concern books nothing new; a
         different danger sign still escalates. A later turn of the same patient (or
         anonymous conversation), reason and danger sign while one is open is added to it.
+
+        ``on_recorded`` is called with the stored escalation before booking starts, so a
+        caller that cannot wait for a slow booking still has the record to report.
         """
         try:
-            return await self._open(new)
+            return await self._open(new, on_recorded)
         except (OperationalError, InterfaceError) as exc:
             if self._spool is None:
                 raise
@@ -123,8 +128,12 @@ class EscalationService:
             log.error("database unavailable, escalation spooled: %s", type(exc).__name__)
             raise EscalationDeferredError("the escalation waits in the spool") from exc
 
-    async def _open(self, new: NewEscalation) -> Escalation:
+    async def _open(
+        self, new: NewEscalation, on_recorded: Callable[[Escalation], None] | None = None
+    ) -> Escalation:
         escalation, created = await asyncio.to_thread(self._repository.create, new)
+        if on_recorded is not None:
+            on_recorded(escalation)
         retry = escalation.idempotency_key is not None and (
             escalation.idempotency_key == new.idempotency_key
         )

@@ -59,6 +59,23 @@ class EscalationSettings(BaseModel):
         default="http://127.0.0.1:8000", description="Base of the links sent to coordinators."
     )
 
+    # Follow-up text messages to patients (a Twilio-compatible Messages API); off when unset.
+    sms_base_url: str = Field(
+        default="https://api.twilio.com",
+        description="The SMS gateway's base URL (Twilio, or any gateway speaking its API).",
+    )
+    sms_account_sid: str | None = Field(
+        default=None, description="Account SID: the user name of the gateway's basic auth."
+    )
+    sms_auth_token: SecretStr | None = Field(default=None, description="The gateway's token.")
+    sms_from: str | None = Field(
+        default=None, description="The sender: the clinic's number in E.164, or a sender id."
+    )
+    sms_timeout_s: float = Field(default=10.0, gt=0)
+    sms_max_attempts: int = Field(
+        default=6, ge=1, le=100, description="Tries per text message before it is marked failed."
+    )
+
     # Appointment booking: the built-in book in the database, or the clinic's FHIR R4 server.
     scheduler: Literal["builtin", "fhir"] = Field(
         default="builtin", description="Where appointments are booked."
@@ -90,7 +107,7 @@ class EscalationSettings(BaseModel):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
 
-    @field_validator("webhook_url", "smtp_host", mode="before")
+    @field_validator("webhook_url", "smtp_host", "sms_account_sid", mode="before")
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         if isinstance(value, str) and not value.strip():

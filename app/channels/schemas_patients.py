@@ -38,6 +38,34 @@ class NewPatient(BaseModel):
         return self
 
 
+class PatientChanges(BaseModel):
+    """A staff edit: only the fields sent change; ``null`` clears one (not the name)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    phone: str | None = Field(
+        default=None, max_length=40, description="Any common form; stored as E.164."
+    )
+    date_of_birth: date | None = None
+    surgery_date: date | None = None
+    surgery_type: SurgeryType | None = None
+    catheter_out_on: date | None = None
+    preferred_contact: ContactChannel | None = None
+
+    @model_validator(mode="after")
+    def _name_kept(self) -> PatientChanges:
+        if "name" in self.model_fields_set and self.name is None:
+            raise ValueError("the name cannot be removed")
+        return self
+
+    def applied_to(self, patient: Patient) -> NewPatient:
+        """The whole record after the change, validated as a new one would be."""
+        current = PatientPublic.of(patient).model_dump()
+        current.update(self.model_dump(include=self.model_fields_set))
+        return NewPatient.model_validate(current)
+
+
 class PatientPublic(BaseModel):
     id: str
     name: str

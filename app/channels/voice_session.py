@@ -28,6 +28,7 @@ from app.conversation.turn import (
 )
 from app.errors import InvalidQuestionError
 from app.operations.metrics import Metrics
+from escalation.records import Escalation
 
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 HISTORY_TURNS = 6
@@ -55,10 +56,12 @@ class VoiceSession:
         ack_after_s: float,
         speech_out: SpeechOut | None = None,
         patient_context: str | None = None,
+        follow_up: Callable[[Escalation], None] | None = None,
     ) -> None:
         self._assistant = assistant
         self._door = door
         self._caller = caller
+        self._follow_up = follow_up
         self.conversation_id = uuid.uuid4().hex
         self._raw_send = send
         self._send_lock = asyncio.Lock()
@@ -99,6 +102,7 @@ class VoiceSession:
                 patient_context=self._patient_context,
                 conversation_id=self.conversation_id,
                 channel="voice",
+                follow_up=self._follow_up,
             )
             self._turn_id = context.turn_id
             self._turn = asyncio.create_task(self._run(text, context))

@@ -36,7 +36,10 @@ from app.conversation.replies import (
     OTHER_QUESTION,
     PERSON_REQUESTED,
     SMALLTALK,
+    TEXT_WHEN_BOOKED,
+    TEXT_WHEN_BOOKED_URGENT,
     booking_sentences,
+    safety_net,
     urgent_follow_up,
 )
 from app.conversation.turn import (
@@ -99,6 +102,9 @@ class TurnContext:
     channel: str = "api"
     # Asked before an escalation opens; False withholds it (a newer request replaced this one).
     may_escalate: Callable[[], Awaitable[bool]] | None = None
+    # Set when the patient can be texted: a booking slower than the clinic's patience is then
+    # finished in the background and this is called with the finished escalation.
+    follow_up: Callable[[Escalation], None] | None = None
 
 
 class _Timer:
@@ -220,7 +226,7 @@ class Assistant:
             # A routine concern hears the clinic's fixed words for it, then the booking.
             for sentence in split_sentences(flag.instruction) if flag else [PERSON_REQUESTED]:
                 yield say(sentence)
-            escalation = await self._escalate(
+            escalation, late = await self._escalate(
                 question,
                 context,
                 "red_flag" if flag else "patient_request",
@@ -231,7 +237,7 @@ class Assistant:
                 timer=timer,
             )
             ref = _escalation_ref(escalation)
-            for sentence in self._booking_words(escalation):
+            for sentence in self._booking_words(escalation, late):
                 yield say(sentence)
             yield EscalationEvent(ref)
             yield done("escalated", escalation=ref, feeling=understanding.feeling)
@@ -295,7 +301,7 @@ class Assistant:
                 return
 
         yield say(NOT_CONFIDENT)
-        escalation = await self._escalate(
+        escalation, late = await self._escalate(
             question,
             context,
             "low_confidence",
@@ -306,7 +312,7 @@ class Assistant:
             timer=timer,
         )
         ref = _escalation_ref(escalation)
-        for sentence in self._booking_words(escalation):
+        for sentence in self._booking_words(escalation, late):
             yield say(sentence)
         yield EscalationEvent(ref)
         yield done("escalated", policy.confidence, escalation=ref, feeling=understanding.feeling)
@@ -428,7 +434,7 @@ class Assistant:
             yield say(sentence)
         red_flag = RedFlagRef(flag.rule, flag.priority)  # type: ignore[arg-type]
         yield RedFlagEvent(red_flag)
-        escalation = await self._escalate(
+        escalation, late = await self._escalate(
             question,
             context,
             "red_flag",
@@ -441,6 +447,8 @@ class Assistant:
         ref = _escalation_ref(escalation)
         for sentence in split_sentences(urgent_follow_up(flag.priority, self._clinic)):
             yield say(sentence)
+        if late:
+            yield say(TEXT_WHEN_BOOKED_URGENT)
         yield EscalationEvent(ref)
         yield done("red_flag", red_flag=red_flag, escalation=ref)
 
@@ -477,7 +485,9 @@ class Assistant:
         confidence: float | None,
         rule: str | None,
         timer: _Timer,
-    ) -> Escalation:
+    ) -> tuple[Escalation, bool]:
+        """The escalation, and whether its booking outlasted the clinic's patience (it then
+        finishes in the background and the patient is texted; the record is returned)."""
         if context.may_escalate is not None and not await context.may_escalate():
             raise EscalationWithheldError("a newer request in this call replaced this one")
         started = time.perf_counter()
@@ -504,14 +514,36 @@ class Assistant:
             idempotency_key=f"turn:{context.turn_id}",
             conversation_id=context.conversation_id,
         )
+        recorded: asyncio.Future[Escalation] = asyncio.get_running_loop().create_future()
+
+        def note(escalation: Escalation) -> None:
+            if not recorded.done():
+                recorded.set_result(escalation)
+
         step = timer.trace.step(
             "escalation", **{"aftercare.escalation.reason": reason, "aftercare.priority": priority}
         )
         with step as span:
             # Shielded: an interrupted turn still finishes the escalation it started.
-            task = asyncio.create_task(self._escalations.open(new))
+            task = asyncio.create_task(self._escalations.open(new, on_recorded=note))
             self._pending[context.turn_id] = task
-            escalation = await asyncio.shield(task)
+            follow_up = context.follow_up
+            if follow_up is None:
+                escalation = await asyncio.shield(task)
+            else:
+                # asyncio.wait never cancels what it waits for: the booking goes on regardless.
+                await asyncio.wait({task}, timeout=self._clinic.care_team.booking_patience_s)
+                if not task.done():
+                    await asyncio.wait({task, recorded}, return_when=asyncio.FIRST_COMPLETED)
+                if not task.done():
+                    turn_id = context.turn_id
+                    record = recorded.result()
+                    task.add_done_callback(
+                        lambda done: self._booked_late(turn_id, done, record, follow_up)
+                    )
+                    timer.mark("escalation", started)
+                    return record, True
+                escalation = task.result()
             if span.is_recording():
                 span.set_attributes(
                     {
@@ -523,7 +555,7 @@ class Assistant:
         # Left in place when the turn is cancelled: the caller collects it with escalation_of.
         self._pending.pop(context.turn_id, None)
         timer.mark("escalation", started)
-        return escalation
+        return escalation, False
 
     def _compose_span(self, trace: TurnTrace) -> Span:
         """``chat <model>`` on the generated path (GenAI conventions), else ``compose``."""
@@ -543,7 +575,29 @@ class Assistant:
             },
         )
 
-    def _booking_words(self, escalation: Escalation) -> list[str]:
+    def _booked_late(
+        self,
+        turn_id: str,
+        task: asyncio.Task[Escalation],
+        record: Escalation,
+        follow_up: Callable[[Escalation], None],
+    ) -> None:
+        self._pending.pop(turn_id, None)
+        finished = record
+        if task.cancelled() or task.exception() is not None:
+            # The record stays in the coordinators' queue; the promised text says they will
+            # be in touch (it has no appointment to give).
+            log.warning("a slow booking stopped before it finished")
+        else:
+            finished = task.result()
+        try:
+            follow_up(finished)
+        except Exception as exc:
+            log.error("the follow-up text could not be queued: %s", type(exc).__name__)
+
+    def _booking_words(self, escalation: Escalation, late: bool = False) -> list[str]:
+        if late:
+            return [TEXT_WHEN_BOOKED, safety_net(self._clinic)]
         appointment = escalation.appointment
         return booking_sentences(
             appointment.clinician_name if appointment else None,

@@ -30,6 +30,14 @@ OTHER_QUESTION = (
     "You asked about more than one thing: I've answered the first. "
     "Ask me the other on its own, or ask to speak to the care team."
 )
+# Said when booking outlasts the clinic's patience and the patient can be texted.
+TEXT_WHEN_BOOKED = (
+    "Booking your appointment is taking a little longer than usual, so I'll send you a text "
+    "message with the time as soon as it's booked. You don't need to stay on the line."
+)
+TEXT_WHEN_BOOKED_URGENT = (
+    "I'll also send you a text message with your appointment time once it's booked."
+)
 # Said when a danger sign is described in words no rule is sure of, but the guides treat
 # what he describes as a reason to call: never general information.
 NEEDS_CHECKING_TODAY = (

@@ -117,6 +117,27 @@ def _parser() -> argparse.ArgumentParser:
     patient_add.add_argument("--dob", type=date.fromisoformat, help="date of birth, YYYY-MM-DD")
     patient_add.add_argument("--preferred-contact", choices=["phone", "sms", "email"])
     patient_add.set_defaults(handler=_cmd_patient_add)
+    patient_update = patient_sub.add_parser(
+        "update", help="change some of a patient's details (the others are kept)"
+    )
+    patient_update.add_argument("patient_id")
+    patient_update.add_argument("--name")
+    patient_update.add_argument("--surgery-date", type=date.fromisoformat)
+    patient_update.add_argument(
+        "--surgery-type", "--approach", dest="approach", choices=["robotic", "laparoscopic", "open"]
+    )
+    patient_update.add_argument("--catheter-out", type=date.fromisoformat)
+    patient_update.add_argument("--phone")
+    patient_update.add_argument("--dob", type=date.fromisoformat)
+    patient_update.add_argument("--preferred-contact", choices=["phone", "sms", "email"])
+    patient_update.add_argument(
+        "--clear",
+        action="append",
+        default=[],
+        choices=sorted(_CLEARABLE),
+        help="remove a detail (repeatable)",
+    )
+    patient_update.set_defaults(handler=_cmd_patient_update)
     rotate = patient_sub.add_parser("rotate-key", help="a new key; the old one stops working")
     rotate.add_argument("patient_id")
     rotate.set_defaults(handler=_cmd_patient_rotate)
@@ -404,6 +425,50 @@ def _cmd_patient_add(args: argparse.Namespace, settings: Settings) -> int:
         )
     )
     print("Give this key to the patient: it is shown only once.", file=sys.stderr)
+    return EXIT_OK
+
+
+# ``patient update --clear NAME``: the record field each name removes.
+_CLEARABLE = {
+    "phone": "phone",
+    "dob": "date_of_birth",
+    "surgery-date": "surgery_date",
+    "surgery-type": "surgery_type",
+    "catheter-out": "catheter_out_on",
+    "preferred-contact": "preferred_contact",
+}
+
+
+def _cmd_patient_update(args: argparse.Namespace, settings: Settings) -> int:
+    from pydantic import ValidationError
+
+    from app.channels.schemas_patients import PatientChanges, PatientPublic
+    from app.errors import AppError
+    from app.people.desk import open_people
+    from app.people.registration import update_patient
+
+    given = {
+        "name": args.name,
+        "phone": args.phone,
+        "date_of_birth": args.dob,
+        "surgery_date": args.surgery_date,
+        "surgery_type": args.approach,
+        "catheter_out_on": args.catheter_out,
+        "preferred_contact": args.preferred_contact,
+    }
+    values: dict[str, object] = {k: v for k, v in given.items() if v is not None}
+    values.update({_CLEARABLE[name]: None for name in args.clear})
+    services = open_people(settings)
+    try:
+        changes = PatientChanges.model_validate(values)
+        patient, changed = update_patient(services, args.patient_id, changes, "cli")
+    except ValidationError as exc:
+        _fail("; ".join(str(e["msg"]) for e in exc.errors()), True)
+        return EXIT_FATAL
+    except (AppError, ValueError) as exc:
+        _fail(str(exc), True)
+        return EXIT_FATAL
+    print(json.dumps({**PatientPublic.of(patient).model_dump(mode="json"), "changed": changed}))
     return EXIT_OK
 
 

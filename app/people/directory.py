@@ -199,6 +199,39 @@ class People:
             self._append(session, actor, "patient.create", "patient", patient_id)
         return _patient(row), key
 
+    def update_patient(self, patient: Patient, actor: str) -> list[str]:
+        """Store ``patient``'s fields over his record; returns the names of those that changed.
+
+        ``phone`` must already be E.164. The audit names the changed fields, not their values.
+        """
+        if patient.preferred_contact is not None and (
+            patient.preferred_contact not in CONTACT_CHANNELS
+        ):
+            raise ValueError(f"preferred contact must be one of {', '.join(CONTACT_CHANNELS)}")
+        if patient.phone is not None and not patient.phone.startswith("+"):
+            raise ValueError("the phone number must be in E.164 form, e.g. +441223000000")
+        values = {
+            "display_name": patient.display_name,
+            "surgery_date": patient.surgery_date,
+            "approach": patient.approach,
+            "catheter_out_on": patient.catheter_out_on,
+            "phone": patient.phone,
+            "date_of_birth": patient.date_of_birth,
+            "preferred_contact": patient.preferred_contact,
+        }
+        with self._sessions.begin() as session:
+            row = session.get(PatientRow, patient.id)
+            if row is None:
+                raise UnknownPatientError(patient.id)
+            changed = [name for name, value in values.items() if getattr(row, name) != value]
+            for name in changed:
+                setattr(row, name, values[name])
+            if changed:
+                self._append(
+                    session, actor, "patient.update", "patient", patient.id, ",".join(changed)
+                )
+        return changed
+
     def rotate_patient_key(self, patient_id: str, actor: str = "cli") -> str:
         """A new key for the patient; the old one stops working at once."""
         key = new_key("acp")

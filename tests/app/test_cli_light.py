@@ -49,13 +49,14 @@ def run_probe(data: Path, *args: str) -> tuple[str, dict[str, object]]:
         ("patient", "link", "pt-light"),
         ("audit", "verify"),
         ("db", "current"),
+        ("patient", "update", "pt-light", "--phone", "01223 654321"),
     ],
 )
 def test_administration_commands_import_nothing_heavy(
     tmp_path_factory: pytest.TempPathFactory, args: tuple[str, ...]
 ) -> None:
     data = tmp_path_factory.getbasetemp() / "light-data"
-    if args[:2] == ("patient", "link"):
+    if args[:2] in (("patient", "link"), ("patient", "update")):
         run_probe(data, "patient", "add", "pt-light", "--name", "Mr Light")
     out, report = run_probe(data, *args)
     assert report["heavy"] == [], f"{' '.join(args)} imported {report['heavy']}"

@@ -111,6 +111,13 @@ def _has_identifier(resource: dict[str, Any], token: str) -> bool:
     return False
 
 
+def _body(raw: bytes) -> Any:
+    try:
+        return json.loads(raw) if raw else None
+    except ValueError:
+        return raw.decode("utf-8", "replace")
+
+
 def _outcome(status: int, text: str) -> Response:
     body = {
         "resourceType": "OperationOutcome",
@@ -259,7 +266,8 @@ def build_app(server: FhirServer) -> FastAPI:
         state = server.state
         if request.headers.get("content-type", "").split(";")[0] != FHIR_JSON:
             return _outcome(415, "send application/fhir+json")
-        body = state.requests[-1].body
+        # This request's own body (another request may have been recorded meanwhile).
+        body = _body(await request.body())
         if not isinstance(body, dict) or body.get("resourceType") != "Appointment":
             return _outcome(400, "not an Appointment")
         condition = request.headers.get("if-none-exist")
@@ -308,7 +316,7 @@ def build_app(server: FhirServer) -> FastAPI:
         resource = state.appointments.get(appointment_id)
         if resource is None:
             return _outcome(404, "no such appointment")
-        for operation in state.requests[-1].body:
+        for operation in _body(await request.body()):
             if operation.get("op") != "replace" or operation.get("path") != "/status":
                 return _outcome(422, "only the status can be replaced")
             resource["status"] = operation["value"]

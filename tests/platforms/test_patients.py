@@ -89,3 +89,99 @@ def test_cli_patient_add_with_phone_and_birth_date(tmp_path: Path) -> None:
     assert bad.returncode != 0 and "phone" in bad.stderr
     again = run(tmp_path, "patient", "add", "pt-cli-1", "--name", "Sameen Shaw")
     assert again.returncode != 0 and "already exists" in again.stderr
+
+
+def test_staff_edit_a_patient_and_the_change_is_audited(platform_app: PlatformApp) -> None:
+    base = platform_app.base_url
+    created = httpx.post(
+        f"{base}/v1/patients",
+        json={"id": "pt-edit-1", "name": "Harry Wells", "phone": "07912 345679"},
+        headers=staff(platform_app),
+    )
+    assert created.status_code == 201, created.text
+    changed = httpx.patch(
+        f"{base}/v1/patients/pt-edit-1",
+        json={"phone": "+44 7912 345680", "date_of_birth": "1951-02-03", "surgery_type": "open"},
+        headers=staff(platform_app),
+    )
+    assert changed.status_code == 200, changed.text
+    record = changed.json()
+    assert record["phone"] == "+447912345680" and record["date_of_birth"] == "1951-02-03"
+    assert record["name"] == "Harry Wells" and record["surgery_type"] == "open"  # kept
+    cleared = httpx.patch(
+        f"{base}/v1/patients/pt-edit-1", json={"phone": None}, headers=staff(platform_app)
+    )
+    assert cleared.status_code == 200 and cleared.json()["phone"] is None
+    assert cleared.json()["date_of_birth"] == "1951-02-03"
+    updates = [
+        row
+        for row in platform_app.live.services.people.audit_trail("pt-edit-1")
+        if row.action == "patient.update"
+    ]
+    # The audit names what changed, never the values.
+    assert sorted(row.detail for row in updates) == sorted(
+        ["approach,phone,date_of_birth", "phone"]
+    )
+    assert all("7912" not in row.detail for row in updates)
+
+
+@pytest.mark.parametrize(
+    ("change", "status"),
+    [
+        ({"phone": "999"}, 400),
+        ({"date_of_birth": "2999-01-01"}, 422),
+        ({"surgery_date": "1940-01-01"}, 422),  # before his date of birth
+        ({"catheter_out_on": "2020-01-01"}, 422),  # before his surgery
+        ({"preferred_contact": "pigeon"}, 422),
+        ({"name": None}, 422),
+        ({"name": ""}, 422),
+        ({"key": "acp_mine"}, 422),
+        ({"id": "someone-else"}, 422),
+    ],
+)
+def test_bad_edits_are_refused_and_change_nothing(
+    platform_app: PlatformApp, change: dict[str, object], status: int
+) -> None:
+    base = platform_app.base_url
+    before = httpx.get(f"{base}/v1/patients/pt-harold", headers=staff(platform_app)).json()
+    response = httpx.patch(
+        f"{base}/v1/patients/pt-harold", json=change, headers=staff(platform_app)
+    )
+    assert response.status_code == status, response.text
+    after = httpx.get(f"{base}/v1/patients/pt-harold", headers=staff(platform_app)).json()
+    assert after == before
+
+
+def test_editing_needs_a_coordinator_and_a_known_patient(platform_app: PlatformApp) -> None:
+    base = platform_app.base_url
+    assert httpx.patch(f"{base}/v1/patients/pt-harold", json={"name": "X"}).status_code == 401
+    clinician = {"Authorization": f"Bearer {platform_app.live.clinician_key}"}
+    refused = httpx.patch(f"{base}/v1/patients/pt-harold", json={"name": "X"}, headers=clinician)
+    assert refused.status_code == 403
+    missing = httpx.patch(
+        f"{base}/v1/patients/pt-nobody", json={"name": "X"}, headers=staff(platform_app)
+    )
+    assert missing.status_code == 404
+
+
+def test_cli_patient_update_changes_only_what_is_given(tmp_path: Path) -> None:
+    added = run(
+        tmp_path,
+        "patient", "add", "pt-cli-3", "--name", "John Greer", "--phone", "07911 123458",
+        "--dob", "1950-01-02", "--preferred-contact", "sms",
+    )  # fmt: skip
+    assert added.returncode == 0, added.stderr
+    result = run(
+        tmp_path,
+        "patient", "update", "pt-cli-3", "--catheter-out", "2026-12-05",
+        "--surgery-date", "2026-11-26", "--clear", "preferred-contact",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    out = json.loads(result.stdout)
+    assert out["phone"] == "+447911123458" and out["date_of_birth"] == "1950-01-02"
+    assert out["catheter_out_on"] == "2026-12-05" and out["preferred_contact"] is None
+    assert sorted(out["changed"]) == ["catheter_out_on", "preferred_contact", "surgery_date"]
+    bad = run(tmp_path, "patient", "update", "pt-cli-3", "--catheter-out", "2026-01-01")
+    assert bad.returncode != 0 and "catheter" in bad.stderr
+    missing = run(tmp_path, "patient", "update", "pt-nobody", "--name", "X")
+    assert missing.returncode != 0 and "pt-nobody" in missing.stderr

@@ -239,3 +239,41 @@ def test_one_escalation_per_call_and_danger_sign(platform_app: PlatformApp) -> N
     sse(platform_app.post(body))
     rules = sorted(e["red_flag_rule"] for e in platform_app.new_since(before))
     assert rules == ["calf_clot_signs", "chest_pain"]
+
+
+def test_elevenlabs_without_the_prompt_marker_keeps_the_call_by_user_id(
+    platform_app: PlatformApp,
+) -> None:
+    request = copy.deepcopy(vendor("elevenlabs")["request"])
+    request["user_id"] = "caller-no-marker"
+    prompt = request["messages"][0]["content"]
+    request["messages"][0]["content"] = prompt.split("[aftercare-conversation:")[0]
+    before = platform_app.ids()
+    first = with_turns(request, ("user", CALF))
+    sse(platform_app.post(first))
+    # A later turn of the same call telling of the same danger sign in other words: the call
+    # is known by user_id, so it joins the open escalation instead of opening another.
+    later = with_turns(
+        request, ("user", CALF), ("assistant", "Please call now."), ("user", CALF + " still")
+    )
+    sse(platform_app.post(later))
+    new = platform_app.new_since(before)
+    assert len(new) == 1, new
+    assert new[0]["red_flag_rule"] == "calf_clot_signs"
+
+
+def test_did_keeps_a_call_by_its_conversation_header(platform_app: PlatformApp) -> None:
+    request = vendor("did")["request"]
+    headers = {"x-api-key": PLATFORM_KEY, "X-Conversation-Id": "did-chat-0001"}
+    before = platform_app.ids()
+    first = platform_app.post(with_turns(request, ("user", CALF)), headers=headers, root=True)
+    assert first.status_code == 200, first.text
+    later = with_turns(
+        request, ("user", CALF), ("assistant", first.json()["content"]), ("user", CALF + " still")
+    )
+    again = platform_app.post(later, headers=headers, root=True)
+    assert again.status_code == 200, again.text
+    # The header ties the two requests into one call: one escalation for one danger sign.
+    new = platform_app.new_since(before)
+    assert len(new) == 1, new
+    assert new[0]["red_flag_rule"] == "calf_clot_signs"

@@ -88,7 +88,8 @@ def identify_call(headers: Mapping[str, str], body: ChatRequest) -> CallIdentity
     if isinstance(eleven, Mapping) or "elevenlabs_extra_body" in extra:
         conversation = _text(_get(eleven, "conversation_id"))
         number = _text(_get(eleven, "caller_id"))
-        key = conversation or body.user or header_id
+        # Its requests carry ``user_id`` (the agent's user id for the conversation).
+        key = conversation or _text(extra.get("user_id")) or body.user or header_id
         if key is None:
             return CallIdentity("elevenlabs", f"chat:{_messages_key(body)}", number, stable=False)
         return CallIdentity("elevenlabs", f"elevenlabs:{key}", number)

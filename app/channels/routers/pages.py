@@ -18,15 +18,21 @@ STATIC_FILES: dict[str, str] = {
     "coordinator.js": "text/javascript; charset=utf-8",
     "clinician.js": "text/javascript; charset=utf-8",
     "style.css": "text/css; charset=utf-8",
+    "livekit-client.umd.js": "text/javascript; charset=utf-8",
+}
+# Third-party files kept with their licence under web/vendor/ (pinned; see its README).
+VENDORED: dict[str, str] = {
+    "livekit-client.umd.js": "vendor/livekit-client/livekit-client.umd.js",
 }
 
-# No inline scripts or styles; avatar vendors' video rooms load over https in a frame.
+# No inline scripts or styles; avatar vendors' video rooms load over https in a frame, or join
+# a LiveKit room (its signalling over wss, its region lookup over https).
 CONTENT_SECURITY_POLICY = "; ".join(
     [
         "default-src 'self'",
         "script-src 'self'",
         "style-src 'self'",
-        "connect-src 'self' ws: wss:",
+        "connect-src 'self' ws: wss: https:",
         "img-src 'self' data:",
         "media-src 'self' blob: https:",
         "frame-src https:",
@@ -76,4 +82,5 @@ async def static_file(name: str) -> FileResponse:
     media_type = STATIC_FILES.get(name)
     if media_type is None:
         raise HTTPException(status_code=404, detail="no such file")
-    return FileResponse(WEB_DIR / name, media_type=media_type, headers=STATIC_HEADERS)
+    path = WEB_DIR / VENDORED.get(name, name)
+    return FileResponse(path, media_type=media_type, headers=STATIC_HEADERS)

@@ -7,13 +7,19 @@ import asyncio
 from typing import Any
 
 from fastapi import APIRouter
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from app.channels.deps import AddressDep, AdminDep, CoordinatorDep, ServicesDep
-from app.channels.schemas_patients import NewPatient, PatientPublic, RegisteredPatient
+from app.channels.schemas_patients import (
+    NewPatient,
+    PatientChanges,
+    PatientPublic,
+    RegisteredPatient,
+)
 from app.errors import NotAuthenticatedError
 from app.people.governance import erase_patient, export_patient
-from app.people.registration import register_patient
+from app.people.registration import register_patient, update_patient
 
 router = APIRouter(prefix="/v1", tags=["patients"])
 
@@ -82,4 +88,18 @@ async def get_patient(
 ) -> PatientPublic:
     patient = await asyncio.to_thread(services.people.patient, patient_id)
     services.people.audit(staff.actor, "patients.read", f"patient:{patient.id}", patient.id)
+    return PatientPublic.of(patient)
+
+
+@router.patch("/patients/{patient_id}", response_model=PatientPublic)
+async def edit_patient(
+    patient_id: str, body: PatientChanges, services: ServicesDep, staff: CoordinatorDep
+) -> PatientPublic:
+    """Change some of a patient's details; the record must stay valid as a whole."""
+    try:
+        patient, _ = await asyncio.to_thread(
+            update_patient, services, patient_id, body, staff.actor
+        )
+    except ValidationError as exc:
+        raise RequestValidationError(exc.errors()) from exc
     return PatientPublic.of(patient)

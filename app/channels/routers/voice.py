@@ -161,6 +161,7 @@ async def _converse(
         ack_after_s=services.settings.voice_ack_after_s,
         speech_out=speech_out,
         patient_context=context.patient_context,
+        follow_up=context.follow_up,
     )
     actor = f"patient:{patient_id}" if patient_id else "anonymous"
     await services.people.audit_async(

@@ -142,7 +142,14 @@
       let detail = "";
       try {
         const data = await response.json();
-        detail = typeof data.detail === "string" ? data.detail : "";
+        if (typeof data.detail === "string") {
+          detail = data.detail;
+        } else if (Array.isArray(data.detail)) {
+          // 422: [{field, message}]; shown as "field: message".
+          detail = data.detail
+            .map((item) => (item && item.field ? words(item.field) + ": " : "") + ((item && item.message) || ""))
+            .join("; ");
+        }
       } catch (e) {
         detail = "";
       }
@@ -171,6 +178,8 @@
     cards.clear();
     els.queue.replaceChildren();
     els.appointments.replaceChildren();
+    $("patient-form").reset();
+    $("patient-form").hidden = true;
     showError(els.queueError, "");
     showSignedIn(false);
     showError(els.signInError, reason || "");
@@ -528,6 +537,135 @@
       if (e.status !== 401) showError(els.appointmentsError, errorText(e));
     }
   }
+
+  // ---- patient records ----------------------------------------------------------------------
+
+  const patient = {
+    find: $("patient-find"),
+    findId: $("patient-find-id"),
+    findError: $("patient-find-error"),
+    newButton: $("patient-new"),
+    form: $("patient-form"),
+    title: $("patient-form-title"),
+    idField: $("patient-id-field"),
+    id: $("patient-id"),
+    name: $("patient-name"),
+    phone: $("patient-phone"),
+    dob: $("patient-dob"),
+    surgeryDate: $("patient-surgery-date"),
+    surgeryType: $("patient-surgery-type"),
+    catheterOut: $("patient-catheter-out"),
+    contact: $("patient-contact"),
+    error: $("patient-form-error"),
+    done: $("patient-form-done"),
+    save: $("patient-save"),
+    close: $("patient-close"),
+  };
+  let editing = null; // the patient id being edited, or null for a new patient
+
+  function patientErrorText(error) {
+    if (error.status === 404) return "No patient has that id.";
+    if (error.status === 409) return "A patient with that id already exists.";
+    if (error.status === 400 && error.message) return error.message;
+    return errorText(error);
+  }
+
+  function fillPatient(record) {
+    patient.id.value = record ? record.id : "";
+    patient.name.value = record ? record.name || "" : "";
+    patient.phone.value = record ? record.phone || "" : "";
+    patient.dob.value = record ? record.date_of_birth || "" : "";
+    patient.surgeryDate.value = record ? record.surgery_date || "" : "";
+    patient.surgeryType.value = record ? record.surgery_type || "" : "";
+    patient.catheterOut.value = record ? record.catheter_out_on || "" : "";
+    patient.contact.value = record ? record.preferred_contact || "" : "";
+  }
+
+  function showPatientForm(record) {
+    editing = record ? record.id : null;
+    fillPatient(record);
+    patient.title.textContent = record ? "Patient " + record.id : "New patient";
+    patient.idField.hidden = Boolean(record);
+    patient.save.textContent = record ? "Save changes" : "Add patient";
+    showError(patient.error, "");
+    patient.done.hidden = true;
+    patient.form.hidden = false;
+    (record ? patient.name : patient.id).focus();
+  }
+
+  function patientBody() {
+    const value = (input) => input.value.trim() || null;
+    return {
+      name: patient.name.value.trim(),
+      phone: value(patient.phone),
+      date_of_birth: value(patient.dob),
+      surgery_date: value(patient.surgeryDate),
+      surgery_type: value(patient.surgeryType),
+      catheter_out_on: value(patient.catheterOut),
+      preferred_contact: value(patient.contact),
+    };
+  }
+
+  patient.find.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const id = patient.findId.value.trim();
+    if (!id) {
+      showError(patient.findError, "Please enter the patient's id.");
+      return;
+    }
+    try {
+      const record = await api("GET", "/v1/patients/" + encodeURIComponent(id));
+      showError(patient.findError, "");
+      showPatientForm(record);
+    } catch (error) {
+      patient.form.hidden = true;
+      if (error.status !== 401) showError(patient.findError, patientErrorText(error));
+    }
+  });
+
+  patient.newButton.addEventListener("click", () => {
+    showError(patient.findError, "");
+    showPatientForm(null);
+  });
+
+  patient.close.addEventListener("click", () => {
+    patient.form.hidden = true;
+    editing = null;
+  });
+
+  patient.form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const body = patientBody();
+    if (!body.name) {
+      showError(patient.error, "Please enter the patient's name.");
+      patient.name.focus();
+      return;
+    }
+    if (editing === null && !patient.id.value.trim()) {
+      showError(patient.error, "Please enter an id for the new patient.");
+      patient.id.focus();
+      return;
+    }
+    patient.save.disabled = true;
+    try {
+      let record;
+      if (editing === null) {
+        record = await api("POST", "/v1/patients", { id: patient.id.value.trim(), ...body });
+      } else {
+        record = await api("PATCH", "/v1/patients/" + encodeURIComponent(editing), body);
+      }
+      const created = editing === null;
+      showPatientForm(record);
+      patient.done.textContent = created
+        ? "Patient added. His own key (shown this once): " + record.key
+        : "Saved.";
+      patient.done.hidden = false;
+    } catch (error) {
+      if (error.status !== 401) showError(patient.error, patientErrorText(error));
+    } finally {
+      patient.save.disabled = false;
+    }
+  });
 
   // ---- start --------------------------------------------------------------------------------
 

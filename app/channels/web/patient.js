@@ -691,6 +691,7 @@
   }
 
   function showAvatar(info) {
+    leaveLivekit();
     els.avatarFrame.replaceChildren();
     els.avatarRestart.hidden = true;
     avatarSpeaks = false;
@@ -714,9 +715,122 @@
       showAvatarText("");
       return;
     }
-    // LiveKit rooms (HeyGen, LiveAvatar) need the vendor's SDK, which is not bundled here.
-    showAvatarText("This clinic's video assistant joins through its video platform's own app, "
-      + "which this page does not include. Answers are shown here and read aloud.");
+    const livekitUrl = client.transport === "livekit" ? secureSocketUrl(client.livekit_url) : null;
+    if (livekitUrl && typeof client.access_token === "string" && client.access_token) {
+      joinLivekit(livekitUrl, client.access_token, info.speaks_itself === true);
+      return;
+    }
+    showAvatarText("The video is not available on this page. Answers are shown here and read aloud.");
+  }
+
+  // ---- LiveKit rooms (HeyGen, LiveAvatar) ----------------------------------------------------
+  // The LiveKit browser client is vendored with this page (/static/livekit-client.umd.js) and
+  // loaded only when a room is joined. Until the avatar's video plays, and whenever the room
+  // fails, the browser keeps speaking the answers itself.
+
+  const LIVEKIT_CONNECT_MS = 15000;
+  let livekitRoom = null;
+  let livekitLoading = null;
+
+  function secureSocketUrl(value) {
+    try {
+      const url = new URL(String(value));
+      return url.protocol === "wss:" ? url.href : null;
+    } catch (e) {
+      return null;
+    }
+  }
+
+  function loadLivekit() {
+    if (window.LivekitClient) return Promise.resolve(window.LivekitClient);
+    if (!livekitLoading) {
+      livekitLoading = new Promise((resolve, reject) => {
+        const script = document.createElement("script");
+        script.src = "/static/livekit-client.umd.js";
+        script.async = true;
+        script.onload = () => (window.LivekitClient ? resolve(window.LivekitClient) : reject(new Error("no client")));
+        script.onerror = () => reject(new Error("the video client did not load"));
+        document.head.append(script);
+      }).catch((error) => {
+        livekitLoading = null;
+        throw error;
+      });
+    }
+    return livekitLoading;
+  }
+
+  function leaveLivekit() {
+    const room = livekitRoom;
+    livekitRoom = null;
+    if (room) room.disconnect().catch(() => undefined);
+  }
+
+  function livekitFailed() {
+    leaveLivekit();
+    avatarSpeaks = false;
+    els.avatarFrame.replaceChildren();
+    els.avatar.dataset.video = "failed";
+    showAvatarText("The video could not connect. Your answers are shown here and read aloud.");
+  }
+
+  async function joinLivekit(url, token, speaksItself) {
+    leaveLivekit();
+    els.avatar.dataset.video = "connecting";
+    showAvatarText("Connecting the video\u2026");
+    const video = document.createElement("video");
+    video.className = "avatar-video";
+    video.autoplay = true;
+    video.playsInline = true;
+    video.setAttribute("aria-label", "Video of your Aftercare assistant");
+    els.avatarFrame.replaceChildren(video);
+    let LK;
+    try {
+      LK = await loadLivekit();
+    } catch (e) {
+      livekitFailed();
+      return;
+    }
+    const room = new LK.Room({ adaptiveStream: true });
+    livekitRoom = room;
+    room.on(LK.RoomEvent.TrackSubscribed, (track) => {
+      if (room !== livekitRoom) return;
+      if (track.kind === LK.Track.Kind.Video) {
+        track.attach(video);
+        els.avatar.dataset.video = "playing";
+        showAvatarText("");
+      } else if (track.kind === LK.Track.Kind.Audio) {
+        const audio = track.attach();
+        audio.hidden = true;
+        els.avatarFrame.append(audio);
+        // The avatar's own voice is heard now: the browser stops reading aloud.
+        avatarSpeaks = speaksItself;
+        if (avatarSpeaks) silence();
+      }
+    });
+    let joined = false;
+    room.on(LK.RoomEvent.Disconnected, () => {
+      // Before the join completes, the failed connect below says what happened.
+      if (room !== livekitRoom || !joined) return;
+      livekitRoom = null;
+      avatarDropped();
+    });
+    let timer = null;
+    try {
+      await Promise.race([
+        room.connect(url, token),
+        new Promise((_, reject) => {
+          timer = setTimeout(() => reject(new Error("timeout")), LIVEKIT_CONNECT_MS);
+        }),
+      ]);
+    } catch (e) {
+      if (room === livekitRoom) livekitFailed();
+      return;
+    } finally {
+      clearTimeout(timer);
+    }
+    if (room !== livekitRoom) return;
+    joined = true;
+    els.avatar.dataset.video = "connected";
   }
 
   function showAvatarText(text) {
@@ -731,6 +845,8 @@
   }
 
   function avatarDropped() {
+    leaveLivekit();
+    delete els.avatar.dataset.video;
     avatarSessionId = null;
     els.avatar.hidden = false;
     els.avatarFrame.replaceChildren();
@@ -752,7 +868,10 @@
     reconnectQuietly();
   });
 
-  window.addEventListener("pagehide", closeAvatarSession);
+  window.addEventListener("pagehide", () => {
+    leaveLivekit();
+    closeAvatarSession();
+  });
 
   // ---- voice input --------------------------------------------------------------------------
 
