@@ -23,7 +23,6 @@ from app.channels.routers.pages import VENDORED, WEB_DIR
 from app.main import build_services
 from avatar_bridge.settings import AvatarSettings
 from tests.app.conftest import make_settings, serve
-from tests.app.test_avatar_fallback import start_vendor
 from tests.app.test_pages import (  # noqa: F401  (fixtures)
     Watched,
     browser,
@@ -37,6 +36,7 @@ from tests.avatar_bridge.providers.fake_vendors import (
     heygen_app,
     liveavatar_app,
 )
+from tests.support.loopback import LoopbackServer
 
 LIVEKIT_DIR = WEB_DIR / "vendor" / "livekit-client"
 
@@ -50,7 +50,8 @@ def heygen_page(
     """The app with a HeyGen or a LiveAvatar stand-in: both hand the page a LiveKit room."""
     state = VendorState()
     if request.param == "heygen":
-        vendor, vendor_thread, vendor_url = start_vendor(heygen_app(state))
+        vendor = LoopbackServer(heygen_app(state), "fake vendor").start()
+        vendor_url = vendor.url
         avatar = AvatarSettings(
             provider="heygen",
             heygen_api_key=SecretStr(HEYGEN_KEY),
@@ -59,7 +60,8 @@ def heygen_page(
             request_timeout_s=2.0,
         )
     else:
-        vendor, vendor_thread, vendor_url = start_vendor(liveavatar_app(state))
+        vendor = LoopbackServer(liveavatar_app(state), "fake vendor").start()
+        vendor_url = vendor.url
         avatar = AvatarSettings(
             provider="liveavatar",
             liveavatar_api_key=SecretStr(LIVEAVATAR_KEY),
@@ -70,12 +72,11 @@ def heygen_page(
     settings = make_settings(tmp_path_factory.mktemp("avatar-video"), avatar=avatar)
     services = build_services(settings)
     services.embedder = embedder  # type: ignore[assignment]
-    server, thread, base = serve(settings, services)
+    server = serve(settings, services)
+    base = server.url
     yield base
-    server.should_exit = True
-    thread.join(timeout=30)
-    vendor.should_exit = True
-    vendor_thread.join(timeout=10)
+    server.stop(timeout=30)
+    vendor.stop()
 
 
 def offline(page: Page, base: str) -> list[str]:

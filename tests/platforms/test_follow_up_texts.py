@@ -123,12 +123,12 @@ def slow_clinic(tmp_path_factory: pytest.TempPathFactory, embedder: object) -> I
         "pt-caller", "Peter Bishop", phone=CALLER_PHONE, date_of_birth=PATIENT_DOB
     )
     _, keys["pt-no-phone"] = services.people.add_patient("pt-no-phone", "Walter Bishop")
-    server, thread, base = serve(settings, services)
+    server = serve(settings, services)
+    base = server.url
     live = LiveApp(base, services, coordinator_key, clinician_key, "", settings)
     fhir.state.delay_s = FHIR_DELAY_S
     yield SlowClinic(live, gateway, fhir, keys)  # type: ignore[arg-type]
-    server.should_exit = True
-    thread.join(timeout=30)
+    server.stop(timeout=30)
     gateway.stop()
     fhir.stop()
 

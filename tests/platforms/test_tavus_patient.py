@@ -16,9 +16,9 @@ from pydantic import SecretStr
 from app.main import build_services, utc_now
 from avatar_bridge.settings import AvatarSettings
 from tests.app.conftest import PLATFORM_KEY, make_settings, serve
-from tests.app.test_avatar_fallback import start_vendor
 from tests.avatar_bridge.providers.fake_vendors import TAVUS_KEY, VendorState, tavus_app
 from tests.platforms.conftest import sse, vendor
+from tests.support.loopback import LoopbackServer
 
 STAGE = "You're on day 6 after your operation"
 
@@ -28,7 +28,8 @@ def tavus(
     tmp_path_factory: pytest.TempPathFactory, embedder: object
 ) -> Iterator[tuple[str, VendorState, dict[str, str]]]:
     state = VendorState()
-    vendor_server, vendor_thread, vendor_url = start_vendor(tavus_app(state))
+    vendor_server = LoopbackServer(tavus_app(state), "fake vendor").start()
+    vendor_url = vendor_server.url
     settings = make_settings(
         tmp_path_factory.mktemp("tavus"),
         avatar=AvatarSettings(
@@ -53,12 +54,11 @@ def tavus(
             approach="robotic",
             catheter_out_on=today + timedelta(days=4),
         )
-    server, thread, base = serve(settings, services)
+    server = serve(settings, services)
+    base = server.url
     yield base, state, keys
-    server.should_exit = True
-    thread.join(timeout=30)
-    vendor_server.should_exit = True
-    vendor_thread.join(timeout=10)
+    server.stop(timeout=30)
+    vendor_server.stop()
 
 
 def ask(base: str, context: str, question: str) -> str:
