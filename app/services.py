@@ -26,11 +26,11 @@ from app.channels.connections import SocketCaps
 from app.channels.platforms.caller_id import CallerDesk
 from app.channels.platforms.reply_book import CallSequence, ReplyBook
 from app.channels.ratelimits import RateLimits
-from app.conversation.assistant import Assistant, TurnContext
+from app.conversation.assistant import Assistant
 from app.conversation.composers.base import AnswerComposer, Message
 from app.conversation.follow_ups import FollowUpTexts
 from app.conversation.front_door import Caller, FrontDoor
-from app.conversation.turn import TurnResult
+from app.conversation.turn import TurnContext, TurnResult
 from app.conversation.turn_log import TurnLog
 from app.conversation.turn_marks import TurnMarks
 from app.operations.metrics import Metrics

@@ -23,7 +23,8 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from app.conversation.assistant import Assistant, TurnContext
+from app.conversation.assistant import Assistant
+from app.conversation.turn import TurnContext
 from app.main import build_services
 from app.operations.evaluation import DEFAULT_QUESTIONS, load_questions, percentile
 from app.services import Services

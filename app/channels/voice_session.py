@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from app.channels.schemas import EscalationOut
-from app.conversation.assistant import Assistant, TurnContext
+from app.conversation.assistant import Assistant
 from app.conversation.composers.base import Message
 from app.conversation.front_door import Caller, FrontDoor
 from app.conversation.replies import FIRST_WORDS
@@ -25,6 +25,7 @@ from app.conversation.turn import (
     RedFlagEvent,
     SentenceEvent,
     SourcesEvent,
+    TurnContext,
 )
 from app.errors import InvalidQuestionError
 from app.operations.metrics import Metrics

@@ -12,38 +12,38 @@ import asyncio
 import contextlib
 import functools
 import logging
-import re
 import time
-import uuid
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from datetime import datetime
 
 from opentelemetry.trace import Span
-from opentelemetry.util.types import AttributeValue
 
 from app.conversation.composers.base import (
     AnswerComposer,
     CannotAnswer,
     CompositionRequest,
-    Message,
 )
-from app.conversation.composers.extractive import answering_documents
+from app.conversation.findings import (
+    Probe,
+    Reading,
+    TurnSignals,
+    danger_section,
+    holds_asked_kind,
+    sources_of,
+    trace_retrieval,
+    traced_result,
+)
+from app.conversation.hand_over import HandOver
 from app.conversation.replies import (
     NEEDS_CHECKING_TODAY,
     NOT_CONFIDENT,
     OTHER_QUESTION,
     PERSON_REQUESTED,
     SMALLTALK,
-    TEXT_WHEN_BOOKED,
-    TEXT_WHEN_BOOKED_URGENT,
-    booking_sentences,
-    safety_net,
-    urgent_follow_up,
 )
+from app.conversation.timing import TurnTimer
 from app.conversation.turn import (
-    AppointmentRef,
     CompletedEvent,
     EscalationEvent,
     EscalationRef,
@@ -51,14 +51,13 @@ from app.conversation.turn import (
     RedFlagEvent,
     RedFlagRef,
     SentenceEvent,
-    SourceRef,
     SourcesEvent,
+    TurnContext,
     TurnEvent,
     TurnResult,
 )
 from app.conversation.turn_log import TurnLog
-from app.errors import EscalationWithheldError
-from app.operations.tracing import NO_TRACE, Tracing, TurnTrace
+from app.operations.tracing import Tracing, TurnTrace
 from avatar_bridge.sentences import split_sentences
 from avatar_bridge.speech import spoken_form
 from escalation.clinic import ClinicConfig
@@ -71,61 +70,17 @@ from escalation.danger_meaning import (
 )
 from escalation.intents import is_smalltalk, wants_person
 from escalation.policy import PolicyWeights, decide
-from escalation.records import Escalation, NewEscalation
-from escalation.records import Passage as EscalationPassage
 from escalation.scope import needs_clinician
 from escalation.service import EscalationService
 from escalation.triage import RedFlag, flag_for_rule, triage
-from escalation.understanding import Understanding, holds_kind, understand
-from ingestion.search import CorpusSearch, Passage, RetrievalSignals, SearchResult
+from escalation.understanding import Understanding, understand
+from ingestion.search import CorpusSearch, Passage, SearchResult
 
 EXCERPT_CHARS = 280
 NEEDS_CHECKING = "needs_checking"
-_DANGER_SECTION = re.compile(
-    r"when to (?:get help|call|talk|contact)|call straight away|signs? of|warning|emergenc"
-    r"|urgent|thoughts of harming|counts as a fever|too much|problems",
-    re.IGNORECASE,
-)
+
+
 log = logging.getLogger("aftercare.turn")
-
-
-@dataclass
-class TurnContext:
-    """Who is asking and what was said before, for escalation records and composers."""
-
-    patient_id: str | None = None
-    history: Sequence[Message] = field(default_factory=tuple)
-    patient_context: str | None = None
-    turn_id: str = field(default_factory=lambda: uuid.uuid4().hex)
-    # Ties the turns of one call or session together (a platform's call id, a socket's id).
-    conversation_id: str | None = None
-    channel: str = "api"
-    # Asked before an escalation opens; False withholds it (a newer request replaced this one).
-    may_escalate: Callable[[], Awaitable[bool]] | None = None
-    # Set when the patient can be texted: a booking slower than the clinic's patience is then
-    # finished in the background and this is called with the finished escalation.
-    follow_up: Callable[[Escalation], None] | None = None
-
-
-class _Timer:
-    def __init__(self, trace: TurnTrace = NO_TRACE) -> None:
-        self.start = time.perf_counter()
-        self.timings: dict[str, float] = {}
-        self.trace = trace
-
-    def mark(self, step: str, since: float) -> float:
-        now = time.perf_counter()
-        self.timings[step] = round((now - since) * 1000, 3)
-        return now
-
-    def first_sentence(self) -> None:
-        self.timings.setdefault(
-            "first_sentence", round((time.perf_counter() - self.start) * 1000, 3)
-        )
-
-    def total(self) -> dict[str, float]:
-        self.timings["total"] = round((time.perf_counter() - self.start) * 1000, 3)
-        return self.timings
 
 
 class Assistant:
@@ -155,7 +110,7 @@ class Assistant:
         self._threshold = threshold
         self._weights = weights
         self._clock = clock
-        self._pending: dict[str, asyncio.Task[Escalation]] = {}
+        self._hand = HandOver(escalations, clinic, clock)
         # Searches wait on the query batcher; their own pool keeps the default pool
         # (database work: bookings) from queueing behind them.
         self._search_pool = ThreadPoolExecutor(max_workers=32, thread_name_prefix="search")
@@ -174,7 +129,7 @@ class Assistant:
             async with contextlib.aclosing(self._turn(question, context, trace)) as events:
                 async for event in events:
                     if isinstance(event, CompletedEvent) and trace.recording:
-                        trace.finish(_traced_result(event.result))
+                        trace.finish(traced_result(event.result))
                     yield event
         except BaseException as exc:
             trace.fail(exc)
@@ -185,7 +140,7 @@ class Assistant:
     async def _turn(
         self, question: str, context: TurnContext, trace: TurnTrace
     ) -> AsyncGenerator[TurnEvent, None]:
-        timer = _Timer(trace)
+        timer = TurnTimer(trace)
         spoken: list[str] = []
 
         def say(text: str) -> SentenceEvent:
@@ -226,26 +181,21 @@ class Assistant:
             # A routine concern hears the clinic's fixed words for it, then the booking.
             for sentence in split_sentences(flag.instruction) if flag else [PERSON_REQUESTED]:
                 yield say(sentence)
-            escalation, late = await self._escalate(
+            async for event in self._hand_over(
                 question,
                 context,
-                "red_flag" if flag else "patient_request",
-                "routine",
-                passages=(),
-                confidence=None,
+                timer,
+                say,
+                reason="red_flag" if flag else "patient_request",
                 rule=flag.rule if flag else None,
-                timer=timer,
-            )
-            ref = _escalation_ref(escalation)
-            for sentence in self._booking_words(escalation, late):
-                yield say(sentence)
-            yield EscalationEvent(ref)
-            yield done("escalated", escalation=ref, feeling=understanding.feeling)
+                finish=lambda ref: done("escalated", escalation=ref, feeling=understanding.feeling),
+            ):
+                yield event
             return
 
         assert result is not None
         with trace.step("policy") as span:
-            kind_found = _holds_asked_kind(result.passages, understanding)
+            kind_found = holds_asked_kind(result.passages, understanding)
             signals = TurnSignals.of(result.signals, kind_found)
             policy = decide(signals, self._threshold, self._weights)
             clinician_only = needs_clinician(question, understanding.normalised)
@@ -293,7 +243,7 @@ class Assistant:
                     yield say(OTHER_QUESTION)
                 timer.mark("compose", since)
                 used = {doc_id for _, doc_id in sentences if doc_id}
-                sources = _sources(result, used)
+                sources = sources_of(result, used)
                 yield SourcesEvent(sources)
                 yield done(
                     "answered", policy.confidence, sources=sources, feeling=understanding.feeling
@@ -301,23 +251,21 @@ class Assistant:
                 return
 
         yield say(NOT_CONFIDENT)
-        escalation, late = await self._escalate(
+        async for event in self._hand_over(
             question,
             context,
-            "low_confidence",
-            "routine",
+            timer,
+            say,
+            reason="low_confidence",
             passages=result.passages,
             confidence=policy.confidence,
-            rule=None,
-            timer=timer,
-        )
-        ref = _escalation_ref(escalation)
-        for sentence in self._booking_words(escalation, late):
-            yield say(sentence)
-        yield EscalationEvent(ref)
-        yield done("escalated", policy.confidence, escalation=ref, feeling=understanding.feeling)
+            finish=lambda ref: done(
+                "escalated", policy.confidence, escalation=ref, feeling=understanding.feeling
+            ),
+        ):
+            yield event
 
-    async def _read(self, question: str, timer: _Timer, use_meaning: bool = True) -> _Reading:
+    async def _read(self, question: str, timer: TurnTimer, use_meaning: bool = True) -> Reading:
         """Everything the turn decides before it speaks: the fixed rules, smalltalk, a request
         for a person, then retrieval with the focused question and, in the same model pass,
         the meaning-based danger-sign check of every clause."""
@@ -358,25 +306,25 @@ class Assistant:
                     )
                 if self._detector is not None and candidates:
                     matches = self._detector.matches(candidates, vectors)
-                support = result is not None and _danger_section(result)
+                support = result is not None and danger_section(result)
                 if use_meaning:
                     flag = self._meaning_flag(strongest(matches, self._meaning), support)
                 if span.is_recording():
-                    _trace_retrieval(span, result, flag, len(matches))
+                    trace_retrieval(span, result, flag, len(matches))
             # A red flag's timings name no retrieval: its answer never came from the guides.
             timer.mark("retrieval" if flag is None and result else "danger_check", since)
-        return _Reading(understanding, flag, smalltalk, person, result, matches, support)
+        return Reading(understanding, flag, smalltalk, person, result, matches, support)
 
     async def probe(self, question: str) -> Probe:
         """What the turn would decide and say, without booking anything (for calibration)."""
-        reading = await self._read(question, _Timer(), use_meaning=False)
+        reading = await self._read(question, TurnTimer(), use_meaning=False)
         result = reading.result
         seen = (reading.matches, reading.danger_support)
         if reading.flag or reading.smalltalk or reading.person or result is None:
             rule = reading.flag.rule if reading.flag else None
             return Probe(rule, True, None, None, (), *seen)
         understanding = reading.understanding
-        signals = TurnSignals.of(result.signals, _holds_asked_kind(result.passages, understanding))
+        signals = TurnSignals.of(result.signals, holds_asked_kind(result.passages, understanding))
         if needs_clinician(question, understanding.normalised):
             return Probe(None, True, signals, None, (), *seen)
         sentences: list[tuple[str, str | None]] = []
@@ -425,7 +373,7 @@ class Assistant:
         question: str,
         flag: RedFlag,
         context: TurnContext,
-        timer: _Timer,
+        timer: TurnTimer,
         say: Callable[[str], SentenceEvent],
         done: Callable[..., CompletedEvent],
     ) -> AsyncIterator[TurnEvent]:
@@ -434,23 +382,41 @@ class Assistant:
             yield say(sentence)
         red_flag = RedFlagRef(flag.rule, flag.priority)  # type: ignore[arg-type]
         yield RedFlagEvent(red_flag)
-        escalation, late = await self._escalate(
+        async for event in self._hand_over(
             question,
             context,
-            "red_flag",
-            flag.priority,
-            passages=(),
-            confidence=None,
+            timer,
+            say,
+            reason="red_flag",
+            priority=flag.priority,
             rule=flag.rule,
-            timer=timer,
+            finish=lambda ref: done("red_flag", red_flag=red_flag, escalation=ref),
+        ):
+            yield event
+
+    async def _hand_over(
+        self,
+        question: str,
+        context: TurnContext,
+        timer: TurnTimer,
+        say: Callable[[str], SentenceEvent],
+        *,
+        reason: str,
+        priority: str = "routine",
+        passages: Sequence[Passage] = (),
+        confidence: float | None = None,
+        rule: str | None = None,
+        finish: Callable[[EscalationRef], CompletedEvent],
+    ) -> AsyncIterator[TurnEvent]:
+        """Escalate, say what happens next, report the escalation, finish the turn."""
+        handed = await self._hand.escalate(
+            question, context, reason, priority, passages, confidence, rule, timer
         )
-        ref = _escalation_ref(escalation)
-        for sentence in split_sentences(urgent_follow_up(flag.priority, self._clinic)):
+        urgent = priority if priority != "routine" else None
+        for sentence in self._hand.words(handed, urgent):
             yield say(sentence)
-        if late:
-            yield say(TEXT_WHEN_BOOKED_URGENT)
-        yield EscalationEvent(ref)
-        yield done("red_flag", red_flag=red_flag, escalation=ref)
+        yield EscalationEvent(handed.ref)
+        yield finish(handed.ref)
 
     def _record(self, result: TurnResult, context: TurnContext) -> None:
         """Store the turn off the event loop; the patient never waits for it."""
@@ -475,88 +441,6 @@ class Assistant:
         if not future.cancelled() and future.exception() is not None:
             log.warning("a turn could not be stored: %s", type(future.exception()).__name__)
 
-    async def _escalate(
-        self,
-        question: str,
-        context: TurnContext,
-        reason: str,
-        priority: str,
-        passages: Sequence[Passage],
-        confidence: float | None,
-        rule: str | None,
-        timer: _Timer,
-    ) -> tuple[Escalation, bool]:
-        """The escalation, and whether its booking outlasted the clinic's patience (it then
-        finishes in the background and the patient is texted; the record is returned)."""
-        if context.may_escalate is not None and not await context.may_escalate():
-            raise EscalationWithheldError("a newer request in this call replaced this one")
-        started = time.perf_counter()
-        new = NewEscalation(
-            patient_id=context.patient_id,
-            question=question,
-            conversation=[{"role": m.role, "text": m.text} for m in context.history]
-            + [{"role": "patient", "text": question}],
-            passages=[
-                EscalationPassage(
-                    doc_id=p.doc_id,
-                    title=p.title,
-                    section=p.section,
-                    version=p.version,
-                    score=round(p.score, 4),
-                    excerpt=_excerpt(p.text),
-                )
-                for p in passages
-            ],
-            confidence=confidence,
-            red_flag_rule=rule,
-            reason=reason,
-            priority=priority,
-            idempotency_key=f"turn:{context.turn_id}",
-            conversation_id=context.conversation_id,
-        )
-        recorded: asyncio.Future[Escalation] = asyncio.get_running_loop().create_future()
-
-        def note(escalation: Escalation) -> None:
-            if not recorded.done():
-                recorded.set_result(escalation)
-
-        step = timer.trace.step(
-            "escalation", **{"aftercare.escalation.reason": reason, "aftercare.priority": priority}
-        )
-        with step as span:
-            # Shielded: an interrupted turn still finishes the escalation it started.
-            task = asyncio.create_task(self._escalations.open(new, on_recorded=note))
-            self._pending[context.turn_id] = task
-            follow_up = context.follow_up
-            if follow_up is None:
-                escalation = await asyncio.shield(task)
-            else:
-                # asyncio.wait never cancels what it waits for: the booking goes on regardless.
-                await asyncio.wait({task}, timeout=self._clinic.care_team.booking_patience_s)
-                if not task.done():
-                    await asyncio.wait({task, recorded}, return_when=asyncio.FIRST_COMPLETED)
-                if not task.done():
-                    turn_id = context.turn_id
-                    record = recorded.result()
-                    task.add_done_callback(
-                        lambda done: self._booked_late(turn_id, done, record, follow_up)
-                    )
-                    timer.mark("escalation", started)
-                    return record, True
-                escalation = task.result()
-            if span.is_recording():
-                span.set_attributes(
-                    {
-                        "aftercare.escalation.id": escalation.id,
-                        "aftercare.escalation.booked": escalation.appointment is not None,
-                        "aftercare.escalation.needs_attention": escalation.needs_attention,
-                    }
-                )
-        # Left in place when the turn is cancelled: the caller collects it with escalation_of.
-        self._pending.pop(context.turn_id, None)
-        timer.mark("escalation", started)
-        return escalation, False
-
     def _compose_span(self, trace: TurnTrace) -> Span:
         """``chat <model>`` on the generated path (GenAI conventions), else ``compose``."""
         if not trace.recording:
@@ -575,195 +459,18 @@ class Assistant:
             },
         )
 
-    def _booked_late(
-        self,
-        turn_id: str,
-        task: asyncio.Task[Escalation],
-        record: Escalation,
-        follow_up: Callable[[Escalation], None],
-    ) -> None:
-        self._pending.pop(turn_id, None)
-        finished = record
-        if task.cancelled() or task.exception() is not None:
-            # The record stays in the coordinators' queue; the promised text says they will
-            # be in touch (it has no appointment to give).
-            log.warning("a slow booking stopped before it finished")
-        else:
-            finished = task.result()
-        try:
-            follow_up(finished)
-        except Exception as exc:
-            log.error("the follow-up text could not be queued: %s", type(exc).__name__)
-
-    def _booking_words(self, escalation: Escalation, late: bool = False) -> list[str]:
-        if late:
-            return [TEXT_WHEN_BOOKED, safety_net(self._clinic)]
-        appointment = escalation.appointment
-        return booking_sentences(
-            appointment.clinician_name if appointment else None,
-            appointment.start if appointment else None,
-            self._clock(),
-            self._clinic,
-            identified=escalation.patient_id is not None,
-        )
-
-    async def escalation_of(self, turn_id: str) -> EscalationRef | None:
-        """The escalation a cancelled turn had started, once it has finished booking."""
-        task = self._pending.pop(turn_id, None)
-        if task is None:
-            return None
-        return _escalation_ref(await task)
-
     async def close(self) -> None:
         self._search_pool.shutdown(wait=False, cancel_futures=True)
         closer = getattr(self._composer, "aclose", None)
         if closer is not None:
             await closer()
 
+    async def escalation_of(self, turn_id: str) -> EscalationRef | None:
+        """The escalation a cancelled turn had started, once it has finished booking."""
+        return await self._hand.escalation_of(turn_id)
+
     async def drain(self) -> None:
         """Wait for escalations still being booked (used on shutdown)."""
-        if self._pending:
-            await asyncio.gather(*self._pending.values(), return_exceptions=True)
+        await self._hand.drain()
         if self._recording:
             await asyncio.gather(*self._recording, return_exceptions=True)
-
-
-@dataclass(frozen=True)
-class _Reading:
-    understanding: Understanding
-    flag: RedFlag | None
-    smalltalk: str | None
-    person: bool
-    result: SearchResult | None
-    matches: list[MeaningMatch]
-    danger_support: bool
-
-
-def _trace_retrieval(
-    span: Span, result: SearchResult | None, flag: RedFlag | None, matches: int
-) -> None:
-    """Counts and scores only: never the question or a passage's words."""
-    if flag is not None or result is None:
-        span.update_name("danger_check")  # named as the turn's timings name it
-    if flag is not None:
-        span.set_attribute("aftercare.triage.priority", flag.priority)
-    span.set_attribute("aftercare.danger.matches", matches)
-    if result is not None:
-        span.set_attributes(
-            {
-                "aftercare.retrieval.passages": len(result.passages),
-                "aftercare.retrieval.top_score": round(result.signals.top_score, 4),
-            }
-        )
-
-
-def _traced_result(result: TurnResult) -> dict[str, AttributeValue]:
-    attributes: dict[str, AttributeValue] = {
-        "aftercare.turn.outcome": result.outcome,
-        "aftercare.turn.sentences": len((result.answer and split_sentences(result.answer)) or ()),
-    }
-    if result.confidence is not None:
-        attributes["aftercare.turn.confidence"] = round(result.confidence, 4)
-    first = result.timings_ms.get("first_sentence")
-    if first is not None:
-        attributes["aftercare.turn.first_sentence_ms"] = first
-    return attributes
-
-
-def _danger_section(result: SearchResult) -> bool:
-    """Whether the guides' best passages are the ones that say when to call for help."""
-    return any(_DANGER_SECTION.search(f"{p.section} {p.title}") for p in result.passages[:2])
-
-
-@dataclass(frozen=True)
-class TurnSignals:
-    """The retrieval signals plus what the turn knows of the question itself."""
-
-    top_score: float
-    best_sentence: float
-    overlap: float
-    margin: float
-    unknown: float
-    content_words: int
-    kind_match: float
-
-    @classmethod
-    def of(cls, signals: RetrievalSignals, kind_match: bool) -> TurnSignals:
-        return cls(
-            signals.top_score,
-            signals.best_sentence,
-            signals.overlap,
-            signals.margin,
-            signals.unknown,
-            signals.content_words,
-            1.0 if kind_match else 0.0,
-        )
-
-
-@dataclass(frozen=True)
-class Probe:
-    """A turn's decision without its side effects: what calibration fits on."""
-
-    red_flag: str | None
-    routed: bool
-    """Decided before the confidence policy: a flag, smalltalk, a person, clinician-only."""
-    signals: TurnSignals | None
-    answer: str | None
-    """The answer the composer would speak if the policy let it, attribution included."""
-    doc_ids: tuple[str, ...]
-    matches: list[MeaningMatch]
-    """The meaning-based danger-sign matches, before any threshold."""
-    danger_support: bool
-
-
-def _holds_asked_kind(passages: Sequence[Passage], understanding: Understanding) -> bool:
-    """Whether a document the answer may come from holds a sentence of the kind asked."""
-    return any(
-        holds_kind(sentence.text, understanding.kind)
-        for passage in passages[:4]
-        if passage.doc_id in answering_documents(passages, understanding.kind)
-        for sentence in passage.sentences
-    )
-
-
-def _escalation_ref(escalation: Escalation) -> EscalationRef:
-    appointment = escalation.appointment
-    return EscalationRef(
-        id=escalation.id,
-        reason=escalation.reason,
-        priority=escalation.priority,
-        status=escalation.status,
-        appointment=AppointmentRef(
-            appointment.id, appointment.start, appointment.end, appointment.clinician_name
-        )
-        if appointment
-        else None,
-        needs_attention=escalation.needs_attention,
-    )
-
-
-def _sources(result: SearchResult, used: set[str]) -> list[SourceRef]:
-    seen: set[str] = set()
-    sources: list[SourceRef] = []
-    for passage in result.passages:
-        if passage.doc_id not in used or passage.doc_id in seen:
-            continue
-        seen.add(passage.doc_id)
-        sources.append(
-            SourceRef(
-                doc_id=passage.doc_id,
-                title=passage.title,
-                section=passage.section,
-                version=passage.version,
-                score=round(passage.score, 4),
-                excerpt=_excerpt(passage.text),
-            )
-        )
-    return sources
-
-
-def _excerpt(text: str) -> str:
-    if len(text) <= EXCERPT_CHARS:
-        return text
-    cut = text[:EXCERPT_CHARS].rsplit(" ", 1)[0]
-    return cut + " ..."

@@ -9,15 +9,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass
 
+from sqlalchemy.exc import InterfaceError, OperationalError
+
 from app.channels.ratelimits import RateLimits
-from app.conversation.assistant import Assistant, TurnContext
-from app.conversation.turn import CompletedEvent, TurnEvent, TurnResult
+from app.conversation.assistant import Assistant
+from app.conversation.turn import CompletedEvent, TurnContext, TurnEvent, TurnResult
 from app.errors import InvalidQuestionError, NotAuthenticatedError, NotReadyError
 from app.operations.metrics import Metrics
 from app.people.directory import Patient, People
+
+log = logging.getLogger("aftercare.turn")
 
 
 @dataclass(frozen=True)
@@ -76,14 +81,19 @@ class FrontDoor:
         """The turn's events; ``metric`` labels its figures (default: the context's channel)."""
         self.check_question(question)
         assistant = self.open_assistant()
-        await self._people.audit_async(
-            caller.actor,
-            "ask",
-            "turn",
-            context.patient_id,
-            context.channel,
-            source=caller.source,
-        )
+        try:
+            await self._people.audit_async(
+                caller.actor,
+                "ask",
+                "turn",
+                context.patient_id,
+                context.channel,
+                source=caller.source,
+            )
+        except (OperationalError, InterfaceError) as exc:
+            # The database is down: a danger sign must still be heard. No patient record was
+            # read (admitting him needs the database), so nothing goes unaudited but the turn.
+            log.error("turn not audited, database unavailable: %s", type(exc).__name__)
         async with contextlib.aclosing(assistant.turn(question, context)) as events:
             async for event in events:
                 if isinstance(event, CompletedEvent):

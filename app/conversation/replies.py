@@ -35,6 +35,12 @@ TEXT_WHEN_BOOKED = (
     "Booking your appointment is taking a little longer than usual, so I'll send you a text "
     "message with the time as soon as it's booked. You don't need to stay on the line."
 )
+# The database could not take the escalation: it waits on this server's disk and reaches the
+# care team as soon as the database is back (no booking to give yet).
+SAVED_FOR_LATER = (
+    "I couldn't reach the care team's booking system just now, so I've saved your request "
+    "and it will reach them as soon as the system is back."
+)
 TEXT_WHEN_BOOKED_URGENT = (
     "I'll also send you a text message with your appointment time once it's booked."
 )

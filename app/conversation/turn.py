@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
+
+from app.conversation.composers.base import Message
+from escalation.record_models import Escalation
 
 Outcome = Literal["answered", "escalated", "red_flag", "smalltalk"]
 
@@ -84,3 +89,21 @@ class CompletedEvent:
 
 
 TurnEvent = SentenceEvent | SourcesEvent | RedFlagEvent | EscalationEvent | CompletedEvent
+
+
+@dataclass
+class TurnContext:
+    """Who is asking and what was said before, for escalation records and composers."""
+
+    patient_id: str | None = None
+    history: Sequence[Message] = field(default_factory=tuple)
+    patient_context: str | None = None
+    turn_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    # Ties the turns of one call or session together (a platform's call id, a socket's id).
+    conversation_id: str | None = None
+    channel: str = "api"
+    # Asked before an escalation opens; False withholds it (a newer request replaced this one).
+    may_escalate: Callable[[], Awaitable[bool]] | None = None
+    # Set when the patient can be texted: a booking slower than the clinic's patience is then
+    # finished in the background and this is called with the finished escalation.
+    follow_up: Callable[[Escalation], None] | None = None

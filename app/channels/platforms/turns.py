@@ -10,9 +10,8 @@ from typing import Any
 from app.channels.openai_compat import transfer_destination
 from app.channels.platforms.reply_book import Reply
 from app.channels.platforms.tools import end_call_tool, tool_call, transfer_tool
-from app.conversation.assistant import TurnContext
 from app.conversation.front_door import Caller
-from app.conversation.turn import CompletedEvent, SentenceEvent, TurnResult
+from app.conversation.turn import CompletedEvent, SentenceEvent, TurnContext, TurnResult
 from app.errors import EscalationWithheldError
 from app.people.auth import bearer_key, clean_key
 from app.services import Services
