@@ -53,21 +53,28 @@ from escalation.scheduling import BuiltinScheduler, Scheduler
 from escalation.service import CALLBACK_REASON, EscalationService
 from escalation.sms import build_texts
 from escalation.spool import EscalationSpool
+from ingestion.embedding import Embedder
 
 log = logging.getLogger("aftercare")
 MULTIPART_OVERHEAD = 64 * 1024
 
 
-def choose_composer(services: Services) -> AnswerComposer:
-    """Extractive unless an OpenAI-compatible endpoint is configured."""
-    assert services.embedder is not None
-    return build_composer(
-        services.settings,
-        services.embedder,
-        ExtractiveComposer(),
-        lambda reason: services.metrics.composer_fallbacks.labels(reason).inc(),
-        http_client=services.tracing.llm_client(),
-    )
+def composer_factory(
+    settings: Settings, metrics: Metrics, tracing: Tracing
+) -> Callable[[Embedder], AnswerComposer]:
+    """Extractive unless an OpenAI-compatible endpoint is configured; made once the
+    embedding model is loaded (the grounding check needs it)."""
+
+    def choose(embedder: Embedder) -> AnswerComposer:
+        return build_composer(
+            settings,
+            embedder,
+            ExtractiveComposer(),
+            lambda reason: metrics.composer_fallbacks.labels(reason).inc(),
+            http_client=tracing.llm_client(),
+        )
+
+    return choose
 
 
 def build_services(
@@ -87,10 +94,10 @@ def build_services(
     jobs = make_scheduler(database_url)
     repository = EscalationRepository(sessions, clock, audit=people)
     scheduler = build_scheduler(settings, clinic, sessions, client, clock)
-    service_box: list[EscalationService] = []
 
     async def on_alert_failed(escalation_id: str, reason: str) -> None:
-        await service_box[0].mark_attention(escalation_id, reason)
+        # Straight to the records: flagging sends no alert, so it needs no service.
+        await asyncio.to_thread(repository.mark_attention, escalation_id, reason)
 
     alerts = build_alerts(settings.escalation, client, jobs, sessions, on_alert_failed, clock)
     bursts = AlertBursts(alerts, clock, window_s=settings.escalation.alert_burst_window_s)
@@ -102,7 +109,6 @@ def build_services(
         horizon_days=clinic.care_team.booking_horizon_days,
         spool=EscalationSpool(settings.data_dir / "spool"),
     )
-    service_box.append(escalations)
     metrics.registry.register(ServiceLevels(sessions, escalations.booking_reasons, clock))
     text_outbox = build_texts(settings.escalation, client, jobs, sessions, on_alert_failed, clock)
     avatars = AvatarHub(build_provider(settings.avatar, client), metrics)
@@ -123,7 +129,7 @@ def build_services(
         metrics=metrics,
         clock=clock,
         http=client,
-        make_composer=choose_composer,
+        make_composer=composer_factory(settings, metrics, tracing),
         jobs=jobs,
         alerts=alerts,
         alert_bursts=bursts,

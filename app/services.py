@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -33,6 +33,7 @@ from app.conversation.front_door import Caller, FrontDoor
 from app.conversation.turn import TurnContext, TurnResult
 from app.conversation.turn_log import TurnLog
 from app.conversation.turn_marks import TurnMarks
+from app.errors import NotReadyError
 from app.operations.metrics import Metrics
 from app.operations.tracing import Tracing
 from app.people.directory import Patient, People
@@ -54,6 +55,7 @@ from ingestion.search import CorpusSearch
 from ingestion.store import ChromaCollections, open_collections
 
 log = logging.getLogger("aftercare")
+T = TypeVar("T")
 
 
 @dataclass
@@ -68,7 +70,7 @@ class Services:
     metrics: Metrics
     clock: Callable[[], datetime]
     http: httpx.AsyncClient
-    make_composer: Callable[[Services], AnswerComposer]
+    make_composer: Callable[[Embedder], AnswerComposer]
     jobs: AsyncIOScheduler
     alerts: AlertOutbox
     avatars: AvatarHub
@@ -176,7 +178,7 @@ class Services:
         )
         return Assistant(
             search=search,
-            composer=self.make_composer(self),
+            composer=self.make_composer(_loaded_part(self.embedder)),
             escalations=escalations,
             clinic=self.clinic,
             threshold=threshold,
@@ -342,3 +344,9 @@ class Services:
             functools.partial(self.turn_context, patient_id, channel=channel)
         )
         return await self.door.ask(question, context, Caller(actor, source))
+
+
+def _loaded_part(part: T | None) -> T:
+    if part is None:
+        raise NotReadyError("the assistant is still loading its model and index")
+    return part
