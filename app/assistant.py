@@ -23,6 +23,8 @@ from app.composers.base import AnswerComposer, CannotAnswer, CompositionRequest,
 from app.composers.extractive import answering_documents
 from app.errors import EscalationWithheldError
 from app.replies import (
+    GUIDES_UNREACHABLE,
+    INDEX_DOWN_ATTENTION,
     NEEDS_CHECKING_TODAY,
     NOT_CONFIDENT,
     OTHER_QUESTION,
@@ -64,6 +66,7 @@ from escalation.scope import needs_clinician
 from escalation.service import EscalationService
 from escalation.triage import RedFlag, flag_for_rule, triage
 from escalation.understanding import Understanding, holds_kind, understand
+from ingestion.errors import IndexUnavailableError
 from ingestion.search import CorpusSearch, Passage, RetrievalSignals, SearchResult
 
 EXCERPT_CHARS = 280
@@ -208,6 +211,27 @@ class Assistant:
             yield done("escalated", escalation=ref, feeling=understanding.feeling)
             return
 
+        if reading.index_down:
+            # No guide to answer from: a person does, and the queue says why.
+            yield say(GUIDES_UNREACHABLE)
+            escalation = await self._escalate(
+                question,
+                context,
+                "low_confidence",
+                "routine",
+                passages=(),
+                confidence=None,
+                rule=None,
+                timer=timer,
+            )
+            escalation = await self._escalations.mark_attention(escalation.id, INDEX_DOWN_ATTENTION)
+            ref = _escalation_ref(escalation)
+            for sentence in self._booking_words(escalation):
+                yield say(sentence)
+            yield EscalationEvent(ref)
+            yield done("escalated", escalation=ref, feeling=understanding.feeling)
+            return
+
         assert result is not None
         kind_found = _holds_asked_kind(result.passages, understanding)
         policy = decide(TurnSignals.of(result.signals, kind_found), self._threshold, self._weights)
@@ -277,6 +301,7 @@ class Assistant:
         result: SearchResult | None = None
         matches: list[MeaningMatch] = []
         support = False
+        index_down = False
         if flag is None and smalltalk is None:
             loop = asyncio.get_running_loop()
             candidates = clauses(understanding.sentences) if self._detector else []
@@ -285,9 +310,17 @@ class Assistant:
                     self._search_pool, self._search.embed, candidates
                 )
             else:
-                result, vectors = await loop.run_in_executor(
-                    self._search_pool, self._search.search_with, understanding.focus, candidates
-                )
+                try:
+                    result, vectors = await loop.run_in_executor(
+                        self._search_pool, self._search.search_with, understanding.focus, candidates
+                    )
+                except IndexUnavailableError as exc:
+                    # The danger-sign check needs only the model, never the index.
+                    log.error("retrieval failed: %s", exc)
+                    index_down = True
+                    vectors = await loop.run_in_executor(
+                        self._search_pool, self._search.embed, candidates
+                    )
             if self._detector is not None and candidates:
                 matches = self._detector.matches(candidates, vectors)
             support = result is not None and _danger_section(result)
@@ -295,7 +328,9 @@ class Assistant:
                 flag = self._meaning_flag(strongest(matches, self._meaning), support)
             # A red flag's timings name no retrieval: its answer never came from the guides.
             timer.mark("retrieval" if flag is None and result else "danger_check", since)
-        return _Reading(understanding, flag, smalltalk, person, result, matches, support)
+        return _Reading(
+            understanding, flag, smalltalk, person, result, matches, support, index_down
+        )
 
     async def probe(self, question: str) -> Probe:
         """What the turn would decide and say, without booking anything (for calibration)."""
@@ -489,6 +524,7 @@ class _Reading:
     result: SearchResult | None
     matches: list[MeaningMatch]
     danger_support: bool
+    index_down: bool = False
 
 
 def _danger_section(result: SearchResult) -> bool:

@@ -33,6 +33,7 @@ from app.platform_replies import CallSequence, ReplyBook
 from app.preview import PreviewDesk
 from app.ratelimits import RateLimits
 from app.review_digest import ReviewReminders, digest_channels
+from app.scheduler_lock import SchedulerLock
 from app.services import Services
 from app.settings import Settings
 from app.turn_log import TurnLog
@@ -83,12 +84,14 @@ def build_services(
     sessions = make_sessionmaker(engine)
     import app.document_records
     import app.records  # registers the app's tables on the shared metadata
+    import app.scheduler_lock
 
     create_tables(engine)
     app.records.protect_audit(engine)
     client = http or httpx.AsyncClient(timeout=httpx.Timeout(10.0))
     metrics = Metrics()
-    jobs = make_scheduler(database_url)
+    web_only = settings.role == "web"  # the deployment's worker process runs the scheduler
+    jobs = make_scheduler(None if web_only else database_url)
     people = People(sessions, clock)
     repository = EscalationRepository(sessions, clock, audit=people)
     scheduler = build_scheduler(settings, clinic, sessions, client, clock)
@@ -98,6 +101,7 @@ def build_services(
         await service_box[0].mark_attention(escalation_id, reason)
 
     alerts = build_alerts(settings.escalation, client, jobs, sessions, on_alert_failed, clock)
+    alerts.arm_timers = not web_only
     bursts = AlertBursts(alerts, clock, window_s=settings.escalation.alert_burst_window_s)
     escalations = EscalationService(
         repository, scheduler, bursts, clock, horizon_days=clinic.care_team.booking_horizon_days
@@ -185,6 +189,9 @@ def build_services(
         clock=clock,
         link=settings.escalation.public_base_url.rstrip("/") + "/clinician",
     )
+    services.reminders.outbox.arm_timers = not web_only
+    if not web_only:
+        services.scheduler_lock = SchedulerLock(sessions, settings.scheduler_lock_stale_s)
     if load_model:
         services.load()
     return services
@@ -344,8 +351,10 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
 
 
 async def _warm_up(services: Services) -> None:
+    # A web worker neither ingests nor schedules: the deployment's worker process does both.
+    scheduling = services.settings.role != "web"
     try:
-        await services.start(ingest=True, background_jobs=True)
+        await services.start(ingest=scheduling, background_jobs=scheduling)
         log.info("ready")
     except Exception:
         log.exception("the assistant failed to load; /readyz stays 503")

@@ -145,6 +145,7 @@ class AlertOutbox:
         base_delay_s: float = 5.0,
         link_for: Callable[[str], str] | None = None,
         name: str = "alerts",
+        arm_timers: bool = True,
     ) -> None:
         if max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
@@ -165,6 +166,10 @@ class AlertOutbox:
         self._running: dict[str, asyncio.Task[None]] = {}
         self._again: set[str] = set()
         self._concluding: set[asyncio.Future[None]] = set()
+        # False in a web worker: its rows are delivered by the deployment's worker process,
+        # which finds them with ``adopt_pending``.
+        self.arm_timers = arm_timers
+        self._adopted: set[str] = set()
 
     @property
     def channels(self) -> list[str]:
@@ -203,7 +208,10 @@ class AlertOutbox:
         ]
         with self._sessions.begin() as session:
             session.add_all(rows)
+        if not self.arm_timers:
+            return
         for row in rows:
+            self._adopted.add(row.id)
             self._arm(row.id, now)
 
     def deliveries(self, escalation_id: str) -> list[DeliveryRecord]:
@@ -261,9 +269,25 @@ class AlertOutbox:
         pending = await asyncio.to_thread(self._pending)
         now = self._clock()
         for delivery_id, due in pending:
+            self._adopted.add(delivery_id)
             self._arm(delivery_id, due or now)
         if pending:
             log.info("resuming %d pending coordinator alert deliveries", len(pending))
+
+    async def adopt_pending(self) -> int:
+        """Arm a timer for every pending delivery this outbox has not armed yet (rows other
+        processes wrote: the web workers of a deployment); returns how many. Call after
+        ``start``, periodically, from the one process that delivers."""
+        if self._loop is None:
+            return 0
+        pending = await asyncio.to_thread(self._pending)
+        now = self._clock()
+        fresh = [(key, due) for key, due in pending if key not in self._adopted]
+        for delivery_id, due in fresh:
+            self._arm(delivery_id, due or now)
+        # Finished rows drop out; the set stays as small as the pending queue.
+        self._adopted = {delivery_id for delivery_id, _ in pending}
+        return len(fresh)
 
     async def stop(self) -> None:
         """Stop listening and cancel attempts in flight (their rows stay pending).

@@ -8,6 +8,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from app.deps import AddressDep, KeyDep, ServicesDep
 
 router = APIRouter(tags=["health"])
+INDEX_PROBE_S = 5.0
 
 
 @router.get("/healthz")
@@ -17,9 +18,26 @@ async def healthz() -> dict[str, str]:
 
 @router.get("/readyz")
 async def readyz(services: ServicesDep) -> Response:
-    if services.ready:
-        return JSONResponse({"status": "ready"})
-    return JSONResponse({"status": "loading"}, status_code=503)
+    if not services.ready:
+        return JSONResponse({"status": "loading"}, status_code=503)
+    problem = await _index_problem(services)
+    if problem is not None:
+        return JSONResponse({"status": "index_unavailable", "reason": problem}, status_code=503)
+    return JSONResponse({"status": "ready"})
+
+
+async def _index_problem(services: ServicesDep) -> str | None:
+    """Why the index cannot serve answers (a Chroma server down or still empty), or None."""
+    collections = services.collections
+    if collections is None:
+        return "the index is not open"
+    try:
+        chunks = await asyncio.wait_for(asyncio.to_thread(collections.chunks.count), INDEX_PROBE_S)
+    except Exception as exc:  # any failure to reach the store means not ready
+        return f"cannot reach the corpus index: {type(exc).__name__}"
+    if chunks == 0:
+        return "the corpus index is empty (run `aftercare ingest`, or start the worker)"
+    return None
 
 
 @router.get("/metrics")
