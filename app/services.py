@@ -260,6 +260,8 @@ class Services:
     def _watch_shared_work(self) -> None:
         """The scheduler's own duties: heartbeat its lock, and deliver alerts that web
         workers queued (they write outbox rows but arm no timers)."""
+        # These run every few seconds: their "running job" lines would drown the log.
+        logging.getLogger("apscheduler.executors.default").setLevel(logging.WARNING)
         lock = self.scheduler_lock
         if lock is not None and lock.held:
             self.jobs.add_job(
