@@ -287,6 +287,10 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         loading = asyncio.create_task(_warm_up(built))
         app.state.loading = loading
+        if settings.role == "web":
+            # Web workers share one listening socket: one still loading would take requests
+            # only to answer 503, so it accepts connections once it is ready.
+            await loading
         try:
             yield
         finally:
