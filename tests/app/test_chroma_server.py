@@ -60,7 +60,7 @@ def test_a_chroma_server_answers_and_its_outage_escalates(
                 timeout=30,
             ).json()
             assert queue["needs_attention"] is True
-            assert queue["attention_reason"] == INDEX_DOWN_ATTENTION
+            assert INDEX_DOWN_ATTENTION in queue["attention_reason"]
 
             # The fixed danger-sign rules never needed the index.
             danger = _ask(base, "I've got crushing chest pain and can't breathe")
