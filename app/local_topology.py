@@ -111,7 +111,16 @@ def _pg_bin(name: str) -> str:
 
 def start_postgres(directory: Path, port: int) -> str:
     """A PostgreSQL cluster of its own in ``directory`` on loopback ``port`` (created on first
-    use, database ``aftercare``); returns its SQLAlchemy URL."""
+    use, database ``aftercare``); returns its SQLAlchemy URL. As root, the cluster runs as the
+    ``postgres`` user, who must be able to reach ``directory``."""
+    try:
+        return _start_postgres(directory, port)
+    except subprocess.CalledProcessError as exc:
+        said = (exc.stderr or b"").decode(errors="replace").strip()
+        raise TopologyError(f"PostgreSQL did not start in {directory}: {said}") from exc
+
+
+def _start_postgres(directory: Path, port: int) -> str:
     directory.mkdir(parents=True, exist_ok=True)
     if os.geteuid() == 0:
         shutil.chown(directory, POSTGRES_USER)
@@ -213,6 +222,26 @@ def spawn(
     )
 
 
+def wait_for_scheduler(
+    env: Mapping[str, str], process: subprocess.Popen[bytes], timeout_s: float = READY_TIMEOUT_S
+) -> None:
+    """Until the worker holds the scheduler lock: its tables exist, so web workers starting
+    next never race it to create them."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise TopologyError(f"the worker exited with {process.returncode}")
+        status = subprocess.run(
+            [*aftercare_command(), "worker", "--status"],
+            env={**os.environ, **env},
+            capture_output=True,
+        )
+        if status.returncode == 0:
+            return
+        time.sleep(1.0)
+    raise TopologyError(f"the worker did not take the scheduler lock within {timeout_s:.0f} s")
+
+
 def up(root: Path, port: int, web_workers: int, sqlite: bool) -> Topology:
     root = root.resolve()
     root.mkdir(parents=True, exist_ok=True)
@@ -228,6 +257,7 @@ def up(root: Path, port: int, web_workers: int, sqlite: bool) -> Topology:
     env = role_env(root, database_url, chroma_port)
     worker = spawn(["worker"], {**env, "AFTERCARE_ROLE": "worker"}, root / "worker.log")
     pids["worker"] = worker.pid
+    wait_for_scheduler(env, worker)
     web = spawn(
         ["serve", "--port", str(port), "--workers", str(web_workers)],
         {**env, "AFTERCARE_ROLE": "web"},

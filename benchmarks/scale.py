@@ -46,6 +46,7 @@ from app.local_topology import (
     start_postgres,
     stop,
     stop_postgres,
+    wait_for_scheduler,
     wait_until,
 )
 
@@ -246,6 +247,7 @@ def main() -> None:
     )
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
+        root.chmod(0o755)  # a PostgreSQL started as root runs as the postgres user
         common = {"AFTERCARE_CORPUS_DIR": corpus, **UNLIMITED, **QUIET}
 
         # The default: one process, embedded Chroma, SQLite.
@@ -277,6 +279,7 @@ def main() -> None:
         env = {**role_env(root / "scaled", database_url, chroma_port), **common}
         worker = spawn(["worker"], {**env, "AFTERCARE_ROLE": "worker"}, root / "worker.log")
         try:
+            wait_for_scheduler(env, worker)
             for count in counts:
                 port = free_port()
                 web = serve({**env, "AFTERCARE_ROLE": "web"}, port, count, root / f"web{count}.log")
