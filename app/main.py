@@ -190,6 +190,7 @@ def build_services(
         link=settings.escalation.public_base_url.rstrip("/") + "/clinician",
     )
     services.reminders.outbox.arm_timers = not web_only
+    alerts.not_events = frozenset(services.reminders.outbox.events or ())
     if not web_only:
         services.scheduler_lock = SchedulerLock(sessions, settings.scheduler_lock_stale_s)
     if load_model:

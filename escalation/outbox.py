@@ -26,7 +26,7 @@ import inspect
 import json
 import logging
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -146,6 +146,8 @@ class AlertOutbox:
         link_for: Callable[[str], str] | None = None,
         name: str = "alerts",
         arm_timers: bool = True,
+        events: Collection[str] | None = None,
+        not_events: Collection[str] = (),
     ) -> None:
         if max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
@@ -170,6 +172,10 @@ class AlertOutbox:
         # which finds them with ``adopt_pending``.
         self.arm_timers = arm_timers
         self._adopted: set[str] = set()
+        # Outboxes share the table (and channel names such as "webhook"): each resumes and
+        # adopts only the events it owns, never another's rows.
+        self.events = frozenset(events) if events is not None else None
+        self.not_events = frozenset(not_events)
 
     @property
     def channels(self) -> list[str]:
@@ -319,11 +325,14 @@ class AlertOutbox:
 
     def _pending(self) -> list[tuple[str, datetime | None]]:
         with self._sessions() as session:
-            rows = session.execute(
-                select(AlertDelivery.id, AlertDelivery.next_attempt_at).where(
-                    AlertDelivery.status == PENDING
-                )
-            ).all()
+            query = select(AlertDelivery.id, AlertDelivery.next_attempt_at).where(
+                AlertDelivery.status == PENDING
+            )
+            if self.events is not None:
+                query = query.where(AlertDelivery.event.in_(sorted(self.events)))
+            if self.not_events:
+                query = query.where(AlertDelivery.event.not_in(sorted(self.not_events)))
+            rows = session.execute(query).all()
             return [(row[0], _utc(row[1])) for row in rows]
 
     def _signal(self, delivery_id: str) -> None:
