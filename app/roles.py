@@ -130,6 +130,10 @@ async def _work(settings: Settings) -> int:
         print(f"aftercare worker: {exc}", file=sys.stderr)
         await services.stop()
         return EXIT_FATAL
+    except Exception as exc:  # e.g. the Chroma server unreachable: say so, free the lock
+        print(f"aftercare worker: cannot start: {exc}", file=sys.stderr)
+        await services.stop()
+        return EXIT_FATAL
     lock = services.scheduler_lock
     assert lock is not None
     print(f"Aftercare worker is scheduling (pid {lock.pid} on {lock.host})", flush=True)

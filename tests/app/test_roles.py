@@ -236,3 +236,14 @@ def test_serve_refuses_topologies_that_would_schedule_twice(deployment: Deployme
     all_in_one = deployment.start("all-in-one", "serve", "--port", port)
     assert all_in_one.wait(120) == 1
     assert f"pid {worker.pid}" in deployment.log("all-in-one")
+
+
+def test_a_worker_without_its_chroma_server_says_so_and_frees_the_lock(
+    deployment: Deployment,
+) -> None:
+    nobody = str(free_port())
+    worker = deployment.start("worker", "worker", AFTERCARE_INGESTION__CHROMA_PORT=nobody)
+    assert worker.wait(300) == 1
+    said = deployment.log("worker")
+    assert "cannot start: cannot open the corpus index at 127.0.0.1" in said, said
+    assert worker_status(deployment.settings) is None
