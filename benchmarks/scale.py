@@ -316,7 +316,9 @@ def main() -> None:
     statuses = Counter(r.status for r in replies)
     repeated = len(booked) - len({r.appointment_id for r in booked})
     print(f"{args.escalations} concurrent escalating turns over 4 web workers ({store}):")
+    outcomes = Counter(r.outcome for r in replies if r.outcome is not None)
     print(f"  HTTP statuses {dict(sorted(statuses.items()))}; wall {wall:.1f} s")
+    print(f"  outcomes {dict(sorted(outcomes.items()))} ({len(replies) / wall:.1f} turns/s)")
     print(f"  booked {len(booked)} (the book holds {booked_in_book})")
     print(
         f"  time to a booked appointment: p50 "
