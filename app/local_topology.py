@@ -100,7 +100,7 @@ def _as_postgres(command: Sequence[str]) -> list[str]:
     return ["runuser", "-u", POSTGRES_USER, "--", *command]
 
 
-def _pg_bin(name: str) -> str:
+def postgres_binary(name: str) -> str:
     found = shutil.which(name)
     if found:
         return found
@@ -126,7 +126,7 @@ def _start_postgres(directory: Path, port: int) -> str:
         shutil.chown(directory, POSTGRES_USER)
     data = directory / "data"
     if not (data / "PG_VERSION").exists():
-        initdb = [_pg_bin("initdb"), "-D", str(data), "-U", "aftercare", "--auth=trust"]
+        initdb = [postgres_binary("initdb"), "-D", str(data), "-U", "aftercare", "--auth=trust"]
         subprocess.run(
             _as_postgres([*initdb, "-E", "UTF8"]),
             check=True,
@@ -135,7 +135,7 @@ def _start_postgres(directory: Path, port: int) -> str:
     subprocess.run(
         _as_postgres(
             [
-                _pg_bin("pg_ctl"),
+                postgres_binary("pg_ctl"),
                 "-D",
                 str(data),
                 "-l",
@@ -175,7 +175,9 @@ def _start_postgres(directory: Path, port: int) -> str:
 
 def stop_postgres(directory: Path) -> None:
     subprocess.run(
-        _as_postgres([_pg_bin("pg_ctl"), "-D", str(directory / "data"), "-m", "fast", "stop"]),
+        _as_postgres(
+            [postgres_binary("pg_ctl"), "-D", str(directory / "data"), "-m", "fast", "stop"]
+        ),
         capture_output=True,
     )
 
