@@ -30,6 +30,7 @@ from app.conversation.turn_marks import TurnMarks
 from app.errors import NotReadyError
 from app.operations.logs import configure_logging
 from app.operations.metrics import Metrics
+from app.operations.scheduler_lock import SchedulerLock
 from app.operations.service_levels import ServiceLevels
 from app.operations.tracing import Tracing
 from app.people.desk import open_people, utc_now
@@ -91,7 +92,8 @@ def build_services(
     tracing.instrument_engine(engine)
     client = tracing.instrument_client(http or httpx.AsyncClient(timeout=httpx.Timeout(10.0)))
     metrics = Metrics()
-    jobs = make_scheduler(database_url)
+    web_only = settings.role == "web"  # the deployment's worker process runs the scheduler
+    jobs = make_scheduler(None if web_only else database_url)
     repository = EscalationRepository(sessions, clock, audit=people)
     scheduler = build_scheduler(settings, clinic, sessions, client, clock)
 
@@ -100,6 +102,7 @@ def build_services(
         await asyncio.to_thread(repository.mark_attention, escalation_id, reason)
 
     alerts = build_alerts(settings.escalation, client, jobs, sessions, on_alert_failed, clock)
+    alerts.arm_timers = not web_only
     bursts = AlertBursts(alerts, clock, window_s=settings.escalation.alert_burst_window_s)
     escalations = EscalationService(
         repository,
@@ -111,6 +114,8 @@ def build_services(
     )
     metrics.registry.register(ServiceLevels(sessions, escalations.booking_reasons, clock))
     text_outbox = build_texts(settings.escalation, client, jobs, sessions, on_alert_failed, clock)
+    if text_outbox is not None:
+        text_outbox.arm_timers = not web_only
     avatars = AvatarHub(build_provider(settings.avatar, client), metrics)
     avatars.keepalive = KeepAlive(
         jobs,
@@ -196,6 +201,10 @@ def build_services(
         clock=clock,
         link=settings.escalation.public_base_url.rstrip("/") + "/clinician",
     )
+    services.reminders.outbox.arm_timers = not web_only
+    alerts.not_events = frozenset(services.reminders.outbox.events or ())
+    if not web_only:
+        services.scheduler_lock = SchedulerLock(sessions, settings.scheduler_lock_stale_s)
     if load_model:
         services.load()
     return services
@@ -291,6 +300,10 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         loading = asyncio.create_task(_warm_up(built))
         app.state.loading = loading
+        if settings.role == "web":
+            # Web workers share one listening socket: one still loading would take requests
+            # only to answer 503, so it accepts connections once it is ready.
+            await loading
         try:
             yield
         finally:
@@ -357,8 +370,10 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
 
 
 async def _warm_up(services: Services) -> None:
+    # A web worker neither ingests nor schedules: the deployment's worker process does both.
+    scheduling = services.settings.role != "web"
     try:
-        await services.start(ingest=True, background_jobs=True)
+        await services.start(ingest=scheduling, background_jobs=scheduling)
         log.info("ready")
     except Exception:
         log.exception("the assistant failed to load; /readyz stays 503")

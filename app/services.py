@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import itertools
 import logging
 import threading
 from collections.abc import Callable
@@ -35,6 +36,7 @@ from app.conversation.turn_log import TurnLog
 from app.conversation.turn_marks import TurnMarks
 from app.errors import NotReadyError
 from app.operations.metrics import Metrics
+from app.operations.scheduler_lock import SchedulerLock, SchedulerLockLostError
 from app.operations.tracing import Tracing
 from app.people.directory import Patient, People
 from app.settings import Settings
@@ -95,6 +97,8 @@ class Services:
     meaning: MeaningThresholds | None = None
     policy: tuple[float, PolicyWeights] | None = None
     tracing: Tracing = field(default_factory=Tracing.off)
+    scheduler_lock: SchedulerLock | None = None
+    lock_lost: asyncio.Event = field(default_factory=asyncio.Event)
     _background: bool = False
     _ingesting: threading.Lock = field(default_factory=threading.Lock)
 
@@ -197,19 +201,29 @@ class Services:
 
         ``background_jobs`` starts the deployment's scheduler: coordinator alert delivery and
         retries, avatar keep-alives and periodic re-ingestion. Only the serving process
-        runs it; one-shot commands leave alerts queued for it.
+        runs it; one-shot commands leave alerts queued for it. It first takes the
+        deployment's scheduler lock (``SchedulerLockedError`` when another process holds it).
+        A web worker (``role = "web"``) runs only its own session timers and index refresh.
         """
+        if background_jobs and self.scheduler_lock is not None:
+            await asyncio.to_thread(self.scheduler_lock.acquire)
         await asyncio.to_thread(self.load)
         assert self.collections is not None
         if ingest or (ingest_if_empty and self.collections.chunks.count() == 0):
             report = await asyncio.to_thread(self.ingest)
             log.info("ingest: %s", report.counts)
+        web_only = not background_jobs and self.settings.role == "web"
+        if web_only:
+            await self._wait_for_index()
         self.activate()
+        if web_only:
+            self._start_web_timers()
         if background_jobs:
             self.jobs.start()
             await self.alerts.start()
             if self.texts is not None:
                 await self.texts.outbox.start()
+            self._watch_shared_work()
             interval = self.settings.ingestion.reingest_interval_s
             if interval > 0:
                 self.jobs.add_job(
@@ -249,6 +263,77 @@ class Services:
         grace = timedelta(seconds=self.settings.escalation.recovery_grace_s)
         return await self.escalations.recover(self.clock() - grace)
 
+    async def _wait_for_index(self) -> None:
+        """A web worker serves once the worker process has ingested something."""
+        assert self.collections is not None
+        chunks = self.collections.chunks
+        for waited in itertools.count():
+            if await asyncio.to_thread(chunks.count) > 0:
+                return
+            if waited % 30 == 0:
+                log.info("waiting for the worker process to ingest the corpus")
+            await asyncio.sleep(1.0)  # another process fills the store
+
+    def _start_web_timers(self) -> None:
+        """A web worker's own timers: its avatar sessions' keep-alives (in ``jobs``, memory
+        store only) and re-reading the index the worker process ingests into."""
+        self.jobs.start()
+        self.jobs.add_job(
+            self._refresh_index,
+            "interval",
+            seconds=self.settings.index_refresh_s,
+            id="index-refresh",
+            jobstore=MEMORY_STORE,
+            replace_existing=True,
+        )
+        self._background = True
+
+    async def _refresh_index(self) -> None:
+        if self.search is not None:
+            await asyncio.to_thread(self.search.refresh)
+
+    def _watch_shared_work(self) -> None:
+        """The scheduler's own duties: heartbeat its lock, and deliver alerts that web
+        workers queued (they write outbox rows but arm no timers)."""
+        # These run every few seconds: their "running job" lines would drown the log.
+        logging.getLogger("apscheduler.executors.default").setLevel(logging.WARNING)
+        lock = self.scheduler_lock
+        if lock is not None and lock.held:
+            self.jobs.add_job(
+                self._beat,
+                "interval",
+                seconds=lock.beat_interval_s,
+                id="scheduler-heartbeat",
+                jobstore=MEMORY_STORE,
+                replace_existing=True,
+            )
+        self.jobs.add_job(
+            self._adopt_alerts,
+            "interval",
+            seconds=self.settings.outbox_poll_s,
+            id="outbox-adopt",
+            jobstore=MEMORY_STORE,
+            replace_existing=True,
+        )
+
+    async def _beat(self) -> None:
+        assert self.scheduler_lock is not None
+        try:
+            await asyncio.to_thread(self.scheduler_lock.beat)
+        except SchedulerLockLostError as exc:
+            log.error("%s", exc)
+            self.jobs.pause()
+            self.lock_lost.set()
+
+    async def _adopt_alerts(self) -> None:
+        adopted = await self.alerts.adopt_pending()
+        if self.reminders is not None:
+            adopted += await self.reminders.outbox.adopt_pending()
+        if self.texts is not None:
+            adopted += await self.texts.outbox.adopt_pending()
+        if adopted:
+            log.info("delivering %d alerts queued by web workers", adopted)
+
     async def _retain(self) -> None:
         from app.people.governance import apply_retention
 
@@ -276,6 +361,8 @@ class Services:
                 await self.reminders.stop()
             self.jobs.shutdown(wait=False)
             self._background = False
+        if self.scheduler_lock is not None and self.scheduler_lock.held:
+            await asyncio.to_thread(self.scheduler_lock.release)
         await self.http.aclose()
         if self.assistant is not None:
             await self.assistant.close()

@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
 from pydantic import AliasChoices, BaseModel, Field, SecretStr, field_validator, model_validator
@@ -131,6 +131,27 @@ class Settings(BaseSettings):
     )
     host: str = "127.0.0.1"
     port: int = 8000
+    role: Literal["all", "web", "worker"] = Field(
+        default="all",
+        description="all: serve and run the one scheduler in one process; web: serve only "
+        "(an `aftercare worker` runs the scheduler); worker: what `aftercare worker` runs.",
+    )
+    scheduler_lock_stale_s: float = Field(
+        default=60.0,
+        ge=5,
+        description="A scheduler lock whose heartbeat is older than this is taken over.",
+    )
+    outbox_poll_s: float = Field(
+        default=2.0,
+        gt=0,
+        description="Scheduler: how often it looks for alerts queued by web workers.",
+    )
+    index_refresh_s: float = Field(
+        default=30.0,
+        gt=0,
+        description="Web role: how often a web worker re-reads the index another process "
+        "ingests into.",
+    )
     log_level: str = "INFO"
     max_question_chars: int = Field(default=2000, ge=1)
     voice_ack_after_s: float = Field(

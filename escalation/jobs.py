@@ -37,18 +37,21 @@ PERSISTENT_STORE = "default"
 MEMORY_STORE = "memory"
 
 
-def make_scheduler(database_url: str) -> AsyncIOScheduler:
+def make_scheduler(database_url: str | None) -> AsyncIOScheduler:
     """A scheduler (not started) whose default job store is a table in ``database_url``.
 
     Start it inside the running event loop (``scheduler.start()``) and stop it with
     ``scheduler.shutdown(wait=False)``. Missed runs are not dropped: a job whose time passed
     while the process was down runs once when the scheduler starts.
+
+    ``None`` builds a web worker's session timers: the memory store only, so this process
+    can never open (and so never share) the deployment's persistent job store.
     """
+    stores: dict[str, Any] = {MEMORY_STORE: MemoryJobStore()}
+    if database_url is not None:
+        stores[PERSISTENT_STORE] = SQLAlchemyJobStore(engine=make_engine(database_url))
     return AsyncIOScheduler(
-        jobstores={
-            PERSISTENT_STORE: SQLAlchemyJobStore(engine=make_engine(database_url)),
-            MEMORY_STORE: MemoryJobStore(),
-        },
+        jobstores=stores,
         job_defaults={"coalesce": True, "misfire_grace_time": None, "max_instances": 1},
         timezone=UTC,
     )

@@ -28,7 +28,7 @@ import inspect
 import json
 import logging
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -161,6 +161,9 @@ class AlertOutbox:
         view: Callable[[dict[str, Any]], dict[str, Any]] = coordinator_view,
         label: str = "the coordinator alert",
         resumes: Callable[[str], bool] | None = None,
+        arm_timers: bool = True,
+        events: Collection[str] | None = None,
+        not_events: Collection[str] = (),
     ) -> None:
         if max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
@@ -185,6 +188,14 @@ class AlertOutbox:
         self._running: dict[str, asyncio.Task[None]] = {}
         self._again: set[str] = set()
         self._concluding: set[asyncio.Future[None]] = set()
+        # False in a web worker: its rows are delivered by the deployment's worker process,
+        # which finds them with ``adopt_pending``.
+        self.arm_timers = arm_timers
+        self._adopted: set[str] = set()
+        # Outboxes share the table (and channel names such as "webhook"): each resumes and
+        # adopts only the events it owns, never another's rows.
+        self.events = frozenset(events) if events is not None else None
+        self.not_events = frozenset(not_events)
 
     @property
     def channels(self) -> list[str]:
@@ -232,7 +243,10 @@ class AlertOutbox:
             # Queued before (a recovery after a crash finishing the same escalation).
             log.info("escalation %s: the %s alert was queued already", escalation_id, event)
             return
+        if not self.arm_timers:
+            return
         for row in rows:
+            self._adopted.add(row.id)
             self._arm(row.id, now)
 
     def _queued(self, rows: Sequence[AlertDelivery]) -> bool:
@@ -298,9 +312,25 @@ class AlertOutbox:
         pending = await asyncio.to_thread(self._pending)
         now = self._clock()
         for delivery_id, due in pending:
+            self._adopted.add(delivery_id)
             self._arm(delivery_id, due or now)
         if pending:
             log.info("resuming %d pending coordinator alert deliveries", len(pending))
+
+    async def adopt_pending(self) -> int:
+        """Arm a timer for every pending delivery this outbox has not armed yet (rows other
+        processes wrote: the web workers of a deployment); returns how many. Call after
+        ``start``, periodically, from the one process that delivers."""
+        if self._loop is None:
+            return 0
+        pending = await asyncio.to_thread(self._pending)
+        now = self._clock()
+        fresh = [(key, due) for key, due in pending if key not in self._adopted]
+        for delivery_id, due in fresh:
+            self._arm(delivery_id, due or now)
+        # Finished rows drop out; the set stays as small as the pending queue.
+        self._adopted = {delivery_id for delivery_id, _ in pending}
+        return len(fresh)
 
     async def stop(self) -> None:
         """Stop listening and cancel attempts in flight (their rows stay pending).
@@ -332,11 +362,14 @@ class AlertOutbox:
 
     def _pending(self) -> list[tuple[str, datetime | None]]:
         with self._sessions() as session:
-            rows = session.execute(
-                select(
-                    AlertDelivery.id, AlertDelivery.next_attempt_at, AlertDelivery.channel
-                ).where(AlertDelivery.status == PENDING)
-            ).all()
+            query = select(
+                AlertDelivery.id, AlertDelivery.next_attempt_at, AlertDelivery.channel
+            ).where(AlertDelivery.status == PENDING)
+            if self.events is not None:
+                query = query.where(AlertDelivery.event.in_(sorted(self.events)))
+            if self.not_events:
+                query = query.where(AlertDelivery.event.not_in(sorted(self.not_events)))
+            rows = session.execute(query).all()
             return [(row[0], _utc(row[1])) for row in rows if self._resumes(row[2])]
 
     def _signal(self, delivery_id: str) -> None:

@@ -1,4 +1,9 @@
-"""The server's settings for uvicorn: frame limit, logging, pings (used by `aftercare serve`)."""
+"""The server's settings for uvicorn: frame limit, logging, pings (used by `aftercare serve`).
+
+``app`` is the app itself (one process), or the import string of a factory that builds it
+from the environment (``app.operations.roles:web_app``), which uvicorn calls in each of ``workers``
+processes.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +13,9 @@ from fastapi import FastAPI
 from app.settings import Settings
 
 
-def uvicorn_config(app: FastAPI, settings: Settings, host: str, port: int) -> uvicorn.Config:
+def uvicorn_config(
+    app: FastAPI | str, settings: Settings, host: str, port: int, workers: int = 1
+) -> uvicorn.Config:
     return uvicorn.Config(
         app,
         host=host,
@@ -20,4 +27,6 @@ def uvicorn_config(app: FastAPI, settings: Settings, host: str, port: int) -> uv
         ws_ping_timeout=20,
         lifespan="on",
         server_header=False,
+        factory=isinstance(app, str),
+        workers=workers,
     )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import functools
 import logging
 import time
@@ -36,6 +37,8 @@ from app.conversation.findings import (
 )
 from app.conversation.hand_over import HandOver
 from app.conversation.replies import (
+    GUIDES_UNREACHABLE,
+    INDEX_DOWN_ATTENTION,
     NEEDS_CHECKING_TODAY,
     NOT_CONFIDENT,
     OTHER_QUESTION,
@@ -74,6 +77,7 @@ from escalation.scope import needs_clinician
 from escalation.service import EscalationService
 from escalation.triage import RedFlag, flag_for_rule, triage
 from escalation.understanding import Understanding, understand
+from ingestion.errors import IndexUnavailableError
 from ingestion.search import CorpusSearch, Passage, SearchResult
 
 EXCERPT_CHARS = 280
@@ -193,6 +197,21 @@ class Assistant:
                 yield event
             return
 
+        if reading.index_down:
+            # No guide to answer from: a person does, and the queue says why.
+            yield say(GUIDES_UNREACHABLE)
+            async for event in self._hand_over(
+                question,
+                context,
+                timer,
+                say,
+                reason="low_confidence",
+                attention=INDEX_DOWN_ATTENTION,
+                finish=lambda ref: done("escalated", escalation=ref, feeling=understanding.feeling),
+            ):
+                yield event
+            return
+
         assert result is not None
         with trace.step("policy") as span:
             kind_found = holds_asked_kind(result.passages, understanding)
@@ -288,6 +307,7 @@ class Assistant:
         result: SearchResult | None = None
         matches: list[MeaningMatch] = []
         support = False
+        index_down = False
         if flag is None and smalltalk is None:
             loop = asyncio.get_running_loop()
             candidates = clauses(understanding.sentences) if self._detector else []
@@ -298,12 +318,20 @@ class Assistant:
                         self._search_pool, self._search.embed, candidates
                     )
                 else:
-                    result, vectors = await loop.run_in_executor(
-                        self._search_pool,
-                        self._search.search_with,
-                        understanding.focus,
-                        candidates,
-                    )
+                    try:
+                        result, vectors = await loop.run_in_executor(
+                            self._search_pool,
+                            self._search.search_with,
+                            understanding.focus,
+                            candidates,
+                        )
+                    except IndexUnavailableError as exc:
+                        # The danger-sign check needs only the model, never the index.
+                        log.error("retrieval failed: %s", exc)
+                        index_down = True
+                        vectors = await loop.run_in_executor(
+                            self._search_pool, self._search.embed, candidates
+                        )
                 if self._detector is not None and candidates:
                     matches = self._detector.matches(candidates, vectors)
                 support = result is not None and danger_section(result)
@@ -313,7 +341,7 @@ class Assistant:
                     trace_retrieval(span, result, flag, len(matches))
             # A red flag's timings name no retrieval: its answer never came from the guides.
             timer.mark("retrieval" if flag is None and result else "danger_check", since)
-        return Reading(understanding, flag, smalltalk, person, result, matches, support)
+        return Reading(understanding, flag, smalltalk, person, result, matches, support, index_down)
 
     async def probe(self, question: str) -> Probe:
         """What the turn would decide and say, without booking anything (for calibration)."""
@@ -406,12 +434,17 @@ class Assistant:
         passages: Sequence[Passage] = (),
         confidence: float | None = None,
         rule: str | None = None,
+        attention: str | None = None,
         finish: Callable[[EscalationRef], CompletedEvent],
     ) -> AsyncIterator[TurnEvent]:
-        """Escalate, say what happens next, report the escalation, finish the turn."""
+        """Escalate, say what happens next, report the escalation, finish the turn;
+        ``attention`` flags it for a coordinator with that reason."""
         handed = await self._hand.escalate(
             question, context, reason, priority, passages, confidence, rule, timer
         )
+        if attention is not None and handed.escalation is not None:
+            flagged = await self._escalations.mark_attention(handed.escalation.id, attention)
+            handed = dataclasses.replace(handed, escalation=flagged)
         urgent = priority if priority != "routine" else None
         for sentence in self._hand.words(handed, urgent):
             yield say(sentence)

@@ -38,6 +38,7 @@ class Reading:
     result: SearchResult | None
     matches: list[MeaningMatch]
     danger_support: bool
+    index_down: bool = False
 
 
 def trace_retrieval(

@@ -24,6 +24,9 @@ NOT_CONFIDENT = (
     "I'm sorry, I can't answer that confidently from your clinic's guides, "
     "and I don't want to guess."
 )
+GUIDES_UNREACHABLE = "I'm sorry, I can't look in your clinic's guides just now, so I won't guess."
+# The coordinator's queue says why such a turn escalated (its reason stays low_confidence).
+INDEX_DOWN_ATTENTION = "the guides' index could not be searched (the Chroma server is down)"
 PERSON_REQUESTED = "Of course. I'll put you in touch with the care team."
 FIRST_WORDS = "Let me check that for you."
 OTHER_QUESTION = (

@@ -68,7 +68,16 @@ def _parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="serve the API and the pages")
     serve.add_argument("--host", help="default 127.0.0.1")
     serve.add_argument("--port", type=int, help="default 8000")
+    serve.add_argument(
+        "--workers", type=int, default=1, help="web worker processes (AFTERCARE_ROLE=web)"
+    )
     serve.set_defaults(handler=_cmd_serve)
+
+    work = sub.add_parser("worker", help="run the deployment's one scheduler (no HTTP)")
+    work.add_argument(
+        "--status", action="store_true", help="print who holds the scheduler lock (exit 3: none)"
+    )
+    work.set_defaults(handler=_cmd_worker)
 
     ev = sub.add_parser("eval", help="run a labelled question set and report the figures")
     ev.add_argument("--questions", type=Path, help="JSON lines question set (instead of --set)")
@@ -291,22 +300,17 @@ def _questions(args: argparse.Namespace) -> list[str]:
 
 
 def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
-    import uvicorn
+    from app.operations.roles import serve
 
-    from app.channels.serving import uvicorn_config
-    from app.main import create_app
-
-    host = args.host or settings.host
-    port = args.port or settings.port
     _wait_for_database(settings)
-    app = create_app(settings)
-    print(
-        f"Aftercare is starting on http://{host}:{port}/ (patient page), "
-        f"http://{host}:{port}/coordinator (care coordinators)",
-        flush=True,
-    )
-    uvicorn.Server(uvicorn_config(app, settings, host, port)).run()
-    return EXIT_OK
+    return serve(settings, args.host or settings.host, args.port or settings.port, args.workers)
+
+
+def _cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
+    from app.operations.roles import print_worker_status, worker
+
+    _wait_for_database(settings)
+    return print_worker_status(settings) if args.status else worker(settings)
 
 
 def _wait_for_database(settings: Settings) -> None:

@@ -45,6 +45,7 @@ TABLE_MODULES = (
     "app.people.tables",
     "app.workspace.document_records",
     "app.conversation.turn_log",
+    "app.operations.scheduler_lock",
 )
 
 

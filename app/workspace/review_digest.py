@@ -186,6 +186,7 @@ class ReviewReminders:
             on_failed=self._failed,
             clock=clock,
             name="review-digest",
+            events=(EVENT,),
         )
 
     def digest(self) -> ReviewDigest:

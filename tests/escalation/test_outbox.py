@@ -407,3 +407,70 @@ def test_settings_take_addresses_comma_separated_from_the_environment(
     assert settings.webhook_secret.get_secret_value() == "from-env"
     assert settings.webhook_url is None
     assert settings.alert_max_attempts == 8
+
+
+async def test_the_delivering_process_adopts_rows_other_processes_wrote_once(
+    tmp_path: Path, client: httpx.AsyncClient, receiver: WebhookReceiver
+) -> None:
+    database = tmp_path / "db.sqlite"
+    worker = await deploy(database, [webhook(client, receiver)])
+    # A web worker: same table, same channel, but it arms no timers and delivers nothing.
+    web = await deploy(database, [webhook(client, receiver)], start=False)
+    web.outbox.arm_timers = False
+    try:
+        web.outbox.enqueue("esc-1", "escalation.created", PAYLOAD)
+        web.outbox.enqueue("esc-2", "escalation.created", {**PAYLOAD, "id": "esc-2"})
+        await asyncio.sleep(0.3)
+        assert receiver.requests == []
+        assert web.scheduler.get_jobs() == []
+
+        assert await worker.outbox.adopt_pending() == 2
+        assert await eventually(lambda: len(receiver.requests) == 2)
+        assert await worker.outbox.adopt_pending() == 0  # delivered rows are not pending
+        await asyncio.sleep(0.3)
+        assert sorted(r.json()["escalation"]["id"] for r in receiver.requests) == ["esc-1", "esc-2"]
+        assert statuses(worker.outbox, "esc-2") == {"webhook": "delivered"}
+    finally:
+        await worker.stop()
+        await web.stop()
+
+
+async def test_outboxes_sharing_the_table_deliver_only_their_own_events(
+    tmp_path: Path, client: httpx.AsyncClient
+) -> None:
+    alerts_hook, digest_hook = WebhookReceiver().start(), WebhookReceiver().start()
+    database = tmp_path / "db.sqlite"
+    rig = await deploy(database, [webhook(client, alerts_hook)], start=False)
+    rig.outbox.not_events = frozenset({"documents.review_due"})
+    digests = AlertOutbox(
+        rig.sessions,
+        rig.scheduler,
+        [webhook(client, digest_hook)],  # the same channel name, "webhook"
+        Failures(),
+        utc_now,
+        base_delay_s=0.05,
+        name="review-digest",
+        events=("documents.review_due",),
+    )
+    try:
+        rig.outbox.enqueue("esc-1", "escalation.created", PAYLOAD)
+        digests.enqueue("digest-1", "documents.review_due", {"id": "digest-1"})
+        rig.scheduler.start()
+        await rig.outbox.start()  # both resume from the shared table
+        await digests.start()
+        assert await rig.outbox.adopt_pending() == 0
+        assert await digests.adopt_pending() == 0
+        assert await eventually(
+            lambda: len(alerts_hook.requests) == 1 and len(digest_hook.requests) == 1
+        )
+        await asyncio.sleep(0.3)
+        assert [r.json()["escalation"]["id"] for r in alerts_hook.requests] == ["esc-1"]
+        assert [r.json()["escalation"]["id"] for r in digest_hook.requests] == ["digest-1"]
+        assert statuses(rig.outbox) == {"webhook": "delivered"}
+        assert statuses(digests, "digest-1") == {"webhook": "delivered"}
+        assert rig.failures.calls == []
+    finally:
+        await digests.stop()
+        await rig.stop()
+        alerts_hook.stop()
+        digest_hook.stop()

@@ -9,6 +9,7 @@ from sqlalchemy import Engine
 from app.channels.deps import AddressDep, KeyDep, ServicesDep
 
 router = APIRouter(tags=["health"])
+INDEX_PROBE_S = 5.0
 
 
 @router.get("/healthz")
@@ -24,12 +25,29 @@ async def readyz(services: ServicesDep) -> Response:
         await asyncio.wait_for(asyncio.to_thread(_ping, services.engine), timeout=5)
     except Exception:  # down, unreachable or too slow: not ready for patients' turns
         return JSONResponse({"status": "database unavailable"}, status_code=503)
+    problem = await _index_problem(services)
+    if problem is not None:
+        return JSONResponse({"status": "index_unavailable", "reason": problem}, status_code=503)
     return JSONResponse({"status": "ready"})
 
 
 def _ping(engine: Engine) -> None:
     with engine.connect() as connection:
         connection.exec_driver_sql("SELECT 1")
+
+
+async def _index_problem(services: ServicesDep) -> str | None:
+    """Why the index cannot serve answers (a Chroma server down or still empty), or None."""
+    collections = services.collections
+    if collections is None:
+        return "the index is not open"
+    try:
+        chunks = await asyncio.wait_for(asyncio.to_thread(collections.chunks.count), INDEX_PROBE_S)
+    except Exception as exc:  # any failure to reach the store means not ready
+        return f"cannot reach the corpus index: {type(exc).__name__}"
+    if chunks == 0:
+        return "the corpus index is empty (run `aftercare ingest`, or start the worker)"
+    return None
 
 
 @router.get("/metrics")
