@@ -36,7 +36,8 @@ def test_a_chroma_server_answers_and_its_outage_escalates(
         services = build_services(settings)
         services.embedder = embedder
         _, coordinator_key = services.people.add_staff("Coordinator", "coordinator")
-        server, thread, base = serve(settings, services)
+        server = serve(settings, services)
+        base = server.url
         try:
             assert services.collections is not None
             assert type(services.collections.client).__name__ != "PersistentClient"
@@ -74,5 +75,4 @@ def test_a_chroma_server_answers_and_its_outage_escalates(
             again = _ask(base, "How long does the catheter stay in?")
             assert again["outcome"] == "answered", again
         finally:
-            server.should_exit = True
-            thread.join(timeout=30)
+            server.stop(timeout=30)
