@@ -6,10 +6,11 @@ import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-from app.conversation.composers.base import Message
-from escalation.record_models import Escalation
+if TYPE_CHECKING:  # the composers import the search stack: not for the turn's records
+    from app.conversation.composers.base import Message
+    from escalation.record_models import Escalation
 
 Outcome = Literal["answered", "escalated", "red_flag", "smalltalk"]
 

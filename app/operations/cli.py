@@ -11,10 +11,23 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from app.operations.cli_common import EXIT_FATAL, EXIT_OK, EXIT_PARTIAL, EXIT_TAMPERED, fail
+from app.operations.people_commands import (
+    CLEARABLE,
+    cmd_audit_verify,
+    cmd_patient_add,
+    cmd_patient_erase,
+    cmd_patient_export,
+    cmd_patient_link,
+    cmd_patient_rotate,
+    cmd_patient_update,
+    cmd_staff_add,
+    cmd_staff_list,
+    cmd_staff_revoke,
+)
 from app.settings import Settings, load_settings
 
-EXIT_OK, EXIT_FATAL, EXIT_PARTIAL = 0, 1, 3
-EXIT_TAMPERED = 4
+__all__ = ["EXIT_FATAL", "EXIT_OK", "EXIT_PARTIAL", "EXIT_TAMPERED", "main"]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -103,12 +116,12 @@ def _parser() -> argparse.ArgumentParser:
     staff_add.add_argument(
         "--expires-days", type=int, help="the key stops working after this many days"
     )
-    staff_add.set_defaults(handler=_cmd_staff_add)
+    staff_add.set_defaults(handler=cmd_staff_add)
     staff_list = staff_sub.add_parser("list", help="staff keys: role, expiry, last use (no keys)")
-    staff_list.set_defaults(handler=_cmd_staff_list)
+    staff_list.set_defaults(handler=cmd_staff_list)
     staff_revoke = staff_sub.add_parser("revoke", help="stop a staff key working, at once")
     staff_revoke.add_argument("staff_id")
-    staff_revoke.set_defaults(handler=_cmd_staff_revoke)
+    staff_revoke.set_defaults(handler=cmd_staff_revoke)
 
     patient = sub.add_parser("patient", help="registered patients")
     patient_sub = patient.add_subparsers(dest="patient_command", required=True)
@@ -125,7 +138,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     patient_add.add_argument("--dob", type=date.fromisoformat, help="date of birth, YYYY-MM-DD")
     patient_add.add_argument("--preferred-contact", choices=["phone", "sms", "email"])
-    patient_add.set_defaults(handler=_cmd_patient_add)
+    patient_add.set_defaults(handler=cmd_patient_add)
     patient_update = patient_sub.add_parser(
         "update", help="change some of a patient's details (the others are kept)"
     )
@@ -143,25 +156,25 @@ def _parser() -> argparse.ArgumentParser:
         "--clear",
         action="append",
         default=[],
-        choices=sorted(_CLEARABLE),
+        choices=sorted(CLEARABLE),
         help="remove a detail (repeatable)",
     )
-    patient_update.set_defaults(handler=_cmd_patient_update)
+    patient_update.set_defaults(handler=cmd_patient_update)
     rotate = patient_sub.add_parser("rotate-key", help="a new key; the old one stops working")
     rotate.add_argument("patient_id")
-    rotate.set_defaults(handler=_cmd_patient_rotate)
+    rotate.set_defaults(handler=cmd_patient_rotate)
     link = patient_sub.add_parser("link", help="a one-time link to the patient's page")
     link.add_argument("patient_id")
-    link.set_defaults(handler=_cmd_patient_link)
+    link.set_defaults(handler=cmd_patient_link)
     export = patient_sub.add_parser("export", help="everything held about a patient, as JSON")
     export.add_argument("patient_id")
-    export.set_defaults(handler=_cmd_patient_export)
+    export.set_defaults(handler=cmd_patient_export)
     erase = patient_sub.add_parser(
         "erase", help="delete a patient's data (the audit keeps it happened)"
     )
     erase.add_argument("patient_id")
     erase.add_argument("--yes", action="store_true", help="confirm: this cannot be undone")
-    erase.set_defaults(handler=_cmd_patient_erase)
+    erase.set_defaults(handler=cmd_patient_erase)
 
     db = sub.add_parser("db", help="the database schema (migrations)")
     db_sub = db.add_subparsers(dest="db_command", required=True)
@@ -175,7 +188,7 @@ def _parser() -> argparse.ArgumentParser:
     audit = sub.add_parser("audit", help="the audit trail")
     audit_sub = audit.add_subparsers(dest="audit_command", required=True)
     verify = audit_sub.add_parser("verify", help="check the audit trail's hash chain")
-    verify.set_defaults(handler=_cmd_audit_verify)
+    verify.set_defaults(handler=cmd_audit_verify)
     return parser
 
 
@@ -188,7 +201,7 @@ def _cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
         services = build_services(settings, load_model=True)
         report = services.ingest(corpus, progress=_progress_bar(args.json))
     except IngestionError as exc:
-        _fail(str(exc), args.json)
+        fail(str(exc), args.json)
         return EXIT_FATAL
     if args.json:
         print(json.dumps(report.as_dict()))
@@ -210,10 +223,10 @@ def _cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     try:
         questions = _questions(args)
     except (OSError, ValueError) as exc:
-        _fail(str(exc), True)
+        fail(str(exc), True)
         return EXIT_FATAL
     if not questions:
-        _fail("no question given: pass it as words or with --file", True)
+        fail("no question given: pass it as words or with --file", True)
         return EXIT_FATAL
     if args.server:
         return _ask_server(args, questions)
@@ -238,7 +251,7 @@ def _cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     try:
         return asyncio.run(run())
     except (AppError, IngestionError) as exc:
-        _fail(str(exc), True)
+        fail(str(exc), True)
         return EXIT_FATAL
 
 
@@ -249,7 +262,7 @@ def _ask_server(args: argparse.Namespace, questions: list[str]) -> int:
     try:
         key = args.key_file.read_text("utf-8").strip() if args.key_file else None
     except OSError as exc:
-        _fail(f"cannot read the key file: {exc}", True)
+        fail(f"cannot read the key file: {exc}", True)
         return EXIT_FATAL
     headers = {"Authorization": f"Bearer {key}"} if key else {}
     url = args.server.rstrip("/") + "/v1/ask"
@@ -260,10 +273,10 @@ def _ask_server(args: argparse.Namespace, questions: list[str]) -> int:
                     url, json={"question": question, "patient_id": args.patient}, headers=headers
                 )
             except httpx.HTTPError as exc:
-                _fail(f"cannot reach the server at {args.server}: {exc}", True)
+                fail(f"cannot reach the server at {args.server}: {exc}", True)
                 return EXIT_FATAL
             if response.status_code != 200:
-                _fail(f"the server answered {response.status_code}: {response.text[:300]}", True)
+                fail(f"the server answered {response.status_code}: {response.text[:300]}", True)
                 return EXIT_FATAL
             body = response.json()
             if args.json:
@@ -371,231 +384,6 @@ def _cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     return run_eval_command(args, settings)
 
 
-def _cmd_staff_add(args: argparse.Namespace, settings: Settings) -> int:
-    from app.people.desk import open_people
-
-    services = open_people(settings)
-    days = args.expires_days if args.expires_days is not None else settings.security.staff_key_days
-    try:
-        member, key = services.people.add_staff(args.name, args.role, expires_in_days=days)
-    except ValueError as exc:
-        _fail(str(exc), True)
-        return EXIT_FATAL
-    print(
-        json.dumps(
-            {
-                "id": member.id,
-                "name": member.name,
-                "role": member.role,
-                "expires_at": member.expires_at.isoformat() if member.expires_at else None,
-                "key": key,
-            }
-        )
-    )
-    print("Keep this key safe: it is shown only once.", file=sys.stderr)
-    return EXIT_OK
-
-
-def _cmd_patient_add(args: argparse.Namespace, settings: Settings) -> int:
-    from pydantic import ValidationError
-
-    from app.channels.schemas_patients import NewPatient
-    from app.errors import AppError
-    from app.people.desk import open_people
-    from app.people.registration import register_patient
-
-    services = open_people(settings)
-    try:
-        new = NewPatient(
-            id=args.patient_id,
-            name=args.name,
-            phone=args.phone,
-            date_of_birth=args.dob,
-            surgery_date=args.surgery_date,
-            surgery_type=args.approach,
-            catheter_out_on=args.catheter_out,
-            preferred_contact=args.preferred_contact,
-        )
-        patient, key = register_patient(services, new)
-    except ValidationError as exc:
-        _fail("; ".join(str(e["msg"]) for e in exc.errors()), True)
-        return EXIT_FATAL
-    except (AppError, ValueError) as exc:
-        _fail(str(exc), True)
-        return EXIT_FATAL
-    print(
-        json.dumps(
-            {"id": patient.id, "name": patient.display_name, "phone": patient.phone, "key": key}
-        )
-    )
-    print("Give this key to the patient: it is shown only once.", file=sys.stderr)
-    return EXIT_OK
-
-
-# ``patient update --clear NAME``: the record field each name removes.
-_CLEARABLE = {
-    "phone": "phone",
-    "dob": "date_of_birth",
-    "surgery-date": "surgery_date",
-    "surgery-type": "surgery_type",
-    "catheter-out": "catheter_out_on",
-    "preferred-contact": "preferred_contact",
-}
-
-
-def _cmd_patient_update(args: argparse.Namespace, settings: Settings) -> int:
-    from pydantic import ValidationError
-
-    from app.channels.schemas_patients import PatientChanges, PatientPublic
-    from app.errors import AppError
-    from app.people.desk import open_people
-    from app.people.registration import update_patient
-
-    given = {
-        "name": args.name,
-        "phone": args.phone,
-        "date_of_birth": args.dob,
-        "surgery_date": args.surgery_date,
-        "surgery_type": args.approach,
-        "catheter_out_on": args.catheter_out,
-        "preferred_contact": args.preferred_contact,
-    }
-    values: dict[str, object] = {k: v for k, v in given.items() if v is not None}
-    values.update({_CLEARABLE[name]: None for name in args.clear})
-    services = open_people(settings)
-    try:
-        changes = PatientChanges.model_validate(values)
-        patient, changed = update_patient(services, args.patient_id, changes, "cli")
-    except ValidationError as exc:
-        _fail("; ".join(str(e["msg"]) for e in exc.errors()), True)
-        return EXIT_FATAL
-    except (AppError, ValueError) as exc:
-        _fail(str(exc), True)
-        return EXIT_FATAL
-    print(json.dumps({**PatientPublic.of(patient).model_dump(mode="json"), "changed": changed}))
-    return EXIT_OK
-
-
-def _cmd_staff_list(args: argparse.Namespace, settings: Settings) -> int:
-    from app.people.desk import open_people
-
-    services = open_people(settings)
-    for member in services.people.list_staff():
-        print(
-            json.dumps(
-                {
-                    "id": member.id,
-                    "name": member.name,
-                    "role": member.role,
-                    "created_at": _iso(member.created_at),
-                    "expires_at": _iso(member.expires_at),
-                    "revoked_at": _iso(member.revoked_at),
-                    "last_used_at": _iso(member.last_used_at),
-                }
-            )
-        )
-    return EXIT_OK
-
-
-def _cmd_staff_revoke(args: argparse.Namespace, settings: Settings) -> int:
-    from app.people.desk import open_people
-
-    services = open_people(settings)
-    try:
-        member = services.people.revoke_staff(args.staff_id)
-    except ValueError as exc:
-        _fail(str(exc), True)
-        return EXIT_FATAL
-    print(json.dumps({"id": member.id, "revoked_at": _iso(member.revoked_at)}))
-    return EXIT_OK
-
-
-def _cmd_patient_rotate(args: argparse.Namespace, settings: Settings) -> int:
-    from app.errors import UnknownPatientError
-    from app.people.desk import open_people
-
-    services = open_people(settings)
-    try:
-        key = services.people.rotate_patient_key(args.patient_id)
-    except UnknownPatientError as exc:
-        _fail(str(exc), True)
-        return EXIT_FATAL
-    print(json.dumps({"id": args.patient_id, "key": key}))
-    print("Give this key to the patient: the old one no longer works.", file=sys.stderr)
-    return EXIT_OK
-
-
-def _cmd_patient_link(args: argparse.Namespace, settings: Settings) -> int:
-    from app.errors import UnknownPatientError
-    from app.people.desk import open_people
-
-    services = open_people(settings)
-    ttl = settings.security.link_code_ttl_s
-    try:
-        code = services.people.link_code(args.patient_id, ttl)
-    except UnknownPatientError as exc:
-        _fail(str(exc), True)
-        return EXIT_FATAL
-    base = settings.escalation.public_base_url.rstrip("/")
-    print(json.dumps({"id": args.patient_id, "url": f"{base}/?code={code}", "expires_in": ttl}))
-    return EXIT_OK
-
-
-def _cmd_patient_export(args: argparse.Namespace, settings: Settings) -> int:
-    from app.errors import UnknownPatientError
-    from app.main import build_services
-    from app.people.governance import export_patient
-
-    services = build_services(settings, load_model=False)
-    try:
-        data = asyncio.run(export_patient(services, args.patient_id, "cli"))
-    except UnknownPatientError as exc:
-        _fail(str(exc), True)
-        return EXIT_FATAL
-    print(json.dumps(data, indent=2))
-    return EXIT_OK
-
-
-def _cmd_patient_erase(args: argparse.Namespace, settings: Settings) -> int:
-    from app.errors import UnknownPatientError
-    from app.main import build_services
-    from app.people.governance import erase_patient
-
-    if not args.yes:
-        _fail("erasing a patient cannot be undone: add --yes to confirm", True)
-        return EXIT_FATAL
-    services = build_services(settings, load_model=False)
-    try:
-        counts = asyncio.run(erase_patient(services, args.patient_id, "cli"))
-    except UnknownPatientError as exc:
-        _fail(str(exc), True)
-        return EXIT_FATAL
-    print(json.dumps({"id": args.patient_id, "erased": counts}))
-    return EXIT_OK
-
-
-def _cmd_audit_verify(args: argparse.Namespace, settings: Settings) -> int:
-    from app.people.desk import open_people
-
-    services = open_people(settings)
-    report = services.people.verify_audit()
-    print(
-        json.dumps(
-            {
-                "ok": report.ok,
-                "rows": report.rows,
-                "broken_at": report.broken_at,
-                "problem": report.problem,
-            }
-        )
-    )
-    return EXIT_OK if report.ok else EXIT_TAMPERED
-
-
-def _iso(moment: Any) -> str | None:
-    return moment.isoformat() if moment is not None else None
-
-
 def _progress_bar(quiet: bool) -> Any:
     if quiet or not sys.stderr.isatty():
         return None
@@ -608,13 +396,6 @@ def _progress_bar(quiet: bool) -> Any:
         bar.update(1)
 
     return step
-
-
-def _fail(message: str, as_json: bool) -> None:
-    if as_json:
-        print(json.dumps({"error": message}), file=sys.stderr)
-    else:
-        print(f"aftercare: {message}", file=sys.stderr)
 
 
 if __name__ == "__main__":
