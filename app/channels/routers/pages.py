@@ -3,10 +3,11 @@ clinicians' workspace."""
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 from fastapi import APIRouter, HTTPException
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, HTMLResponse
 
 router = APIRouter(tags=["pages"])
 
@@ -58,22 +59,34 @@ STATIC_HEADERS: dict[str, str] = {
 }
 
 
-def _page(name: str) -> FileResponse:
-    return FileResponse(WEB_DIR / name, media_type="text/html; charset=utf-8", headers=PAGE_HEADERS)
+# The staff pages share one sign-in form, kept once and put in where each page marks it.
+SIGN_IN_MARK = "    <!-- staff-sign-in -->\n"
+
+
+@functools.cache
+def _html(name: str) -> str:
+    page = (WEB_DIR / name).read_text(encoding="utf-8")
+    if SIGN_IN_MARK in page:
+        page = page.replace(SIGN_IN_MARK, (WEB_DIR / "staff-sign-in.html").read_text("utf-8"))
+    return page
+
+
+def _page(name: str) -> HTMLResponse:
+    return HTMLResponse(_html(name), headers=PAGE_HEADERS)
 
 
 @router.get("/", include_in_schema=False)
-async def patient_page() -> FileResponse:
+async def patient_page() -> HTMLResponse:
     return _page("index.html")
 
 
 @router.get("/coordinator", include_in_schema=False)
-async def coordinator_page() -> FileResponse:
+async def coordinator_page() -> HTMLResponse:
     return _page("coordinator.html")
 
 
 @router.get("/clinician", include_in_schema=False)
-async def clinician_page() -> FileResponse:
+async def clinician_page() -> HTMLResponse:
     return _page("clinician.html")
 
 

@@ -440,29 +440,36 @@
     for (const form of li.querySelectorAll(".resolve-form, .reschedule-form")) form.remove();
   }
 
-  function openResolve(li, escalation, error) {
-    closeForms(li);
-    showError(error, "");
-    const form = el("form", "resolve-form");
+  // A small form under an escalation's actions: a labelled field, confirm and cancel.
+  function actionForm(li, className, id, labelText, field, confirmClass, confirmText) {
+    const form = el("form", className);
     form.noValidate = true;
-    const id = "note-" + escalation.id;
-    const label = el("label", null, "Resolution note (required)");
+    const label = el("label", null, labelText);
     label.htmlFor = id;
-    const note = el("textarea", "resolve-note");
-    note.id = id;
-    note.rows = 3;
-    note.maxLength = 4000;
-    note.required = true;
+    field.id = id;
     const row = el("div", "button-row");
-    const confirm = el("button", "button button-primary action-confirm-resolve", "Confirm resolve");
+    const confirm = el("button", "button button-primary " + confirmClass, confirmText);
     confirm.type = "submit";
     const cancel = el("button", "button", "Cancel");
     cancel.type = "button";
     row.append(confirm, cancel);
-    form.append(label, note, row);
+    form.append(label, field, row);
     li.querySelector(".actions").after(form);
-    note.focus();
+    field.focus();
     cancel.addEventListener("click", () => form.remove());
+    return { form, confirm };
+  }
+
+  function openResolve(li, escalation, error) {
+    closeForms(li);
+    showError(error, "");
+    const note = el("textarea", "resolve-note");
+    note.rows = 3;
+    note.maxLength = 4000;
+    note.required = true;
+    const { form, confirm } = actionForm(
+      li, "resolve-form", "note-" + escalation.id, "Resolution note (required)", note,
+      "action-confirm-resolve", "Confirm resolve");
     form.addEventListener("submit", async (event) => {
       event.preventDefault();
       const text = note.value.trim();
@@ -478,24 +485,12 @@
   function openReschedule(li, escalation, error) {
     closeForms(li);
     showError(error, "");
-    const form = el("form", "reschedule-form");
-    form.noValidate = true;
-    const id = "not-before-" + escalation.id;
-    const label = el("label", null, "Not before (leave empty for the first free time)");
-    label.htmlFor = id;
     const when = el("input", "reschedule-when");
     when.type = "datetime-local";
-    when.id = id;
-    const row = el("div", "button-row");
-    const confirm = el("button", "button button-primary action-confirm-reschedule", "Book a new time");
-    confirm.type = "submit";
-    const cancel = el("button", "button", "Cancel");
-    cancel.type = "button";
-    row.append(confirm, cancel);
-    form.append(label, when, row);
-    li.querySelector(".actions").after(form);
-    when.focus();
-    cancel.addEventListener("click", () => form.remove());
+    const { form, confirm } = actionForm(
+      li, "reschedule-form", "not-before-" + escalation.id,
+      "Not before (leave empty for the first free time)", when,
+      "action-confirm-reschedule", "Book a new time");
     form.addEventListener("submit", async (event) => {
       event.preventDefault();
       let notBefore = null;
