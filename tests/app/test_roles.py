@@ -8,6 +8,7 @@ The deployment here is a Chroma server, a SQLite database (PostgreSQL when
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -22,6 +23,7 @@ import pytest
 from app.operations.local_topology import free_port, spawn, stop, wait_until
 from app.operations.roles import worker_status
 from app.settings import Settings
+from tests.support.databases import POSTGRES_ENV, fresh_postgres, migrate
 
 from .conftest import Receiver
 from .engines import chroma_server
@@ -120,15 +122,17 @@ def deployment(tmp_path: Path) -> Iterator[Deployment]:
             "AFTERCARE_SECURITY__RATE_ASK": "10000/minute",
             "AFTERCARE_LOG_LEVEL": "WARNING",
         }
-        postgres = os.environ.get("AFTERCARE_TEST_POSTGRES_URL")
-        if postgres:
-            env["AFTERCARE_DATABASE_URL"] = postgres
-        deployed = Deployment(tmp_path, env, receiver)
-        try:
-            yield deployed
-        finally:
-            deployed.close()
-            receiver.close()
+        postgres = os.environ.get(POSTGRES_ENV)
+        with contextlib.ExitStack() as stack:
+            if postgres:
+                env["AFTERCARE_DATABASE_URL"] = stack.enter_context(fresh_postgres(postgres))
+            migrate(env)
+            deployed = Deployment(tmp_path, env, receiver)
+            try:
+                yield deployed
+            finally:
+                deployed.close()
+                receiver.close()
 
 
 def _ask(base: str, question: str) -> dict[str, object]:

@@ -8,14 +8,12 @@ must never pass by skipping the engine it claims to test.
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, make_url
 
-POSTGRES_ENV = "AFTERCARE_TEST_POSTGRES_URL"
+from tests.support.databases import POSTGRES_ENV, fresh_postgres
 
 
 def postgres_admin_url() -> str:
@@ -30,17 +28,8 @@ def postgres_admin_url() -> str:
 @pytest.fixture
 def postgres_url() -> Iterator[str]:
     """A new, empty PostgreSQL database for one test, dropped afterwards."""
-    admin = make_url(postgres_admin_url())
-    name = f"t_{uuid.uuid4().hex[:16]}"
-    engine = create_engine(admin, isolation_level="AUTOCOMMIT")
-    with engine.connect() as connection:
-        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    try:
-        yield admin.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with engine.connect() as connection:
-            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        engine.dispose()
+    with fresh_postgres(postgres_admin_url()) as url:
+        yield url
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
