@@ -34,6 +34,7 @@ import httpx
 import uvicorn
 import yaml
 from live_server import UNLIMITED, free_port
+from stand_ins import SlowFhirBook, TextInbox
 
 from app.channels.serving import uvicorn_config
 from app.main import build_services, create_app
@@ -41,8 +42,6 @@ from app.operations.evaluation import percentile
 from app.services import Services
 from app.settings import Settings
 from escalation.clinic import DEFAULT_CLINIC_FILE
-from tests.escalation.fhir_server import FhirServer
-from tests.escalation.sms_gateway import ACCOUNT_SID, AUTH_TOKEN, SmsGateway
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -88,18 +87,19 @@ def main() -> int:
     logging.getLogger().setLevel(logging.ERROR)
 
     work = Path(tempfile.mkdtemp(prefix="aftercare-texts-"))
-    fhir = FhirServer()
-    fhir.start()
-    gateway = SmsGateway().start()
+    first = (datetime.now(UTC) + timedelta(days=1)).replace(minute=0, second=0, microsecond=0)
+    book = SlowFhirBook(
+        "nurse-patel",
+        "nurse Patel",
+        [first + timedelta(minutes=20 * i) for i in range(args.patients * 3)],
+    )
+    fhir = book.serve()
+    inbox = TextInbox()
+    gateway = inbox.serve()
     try:
         clinic = yaml.safe_load(DEFAULT_CLINIC_FILE.read_text())
         clinic["care_team"]["booking_patience_s"] = args.patience
         (work / "clinic.yaml").write_text(yaml.safe_dump(clinic))
-        fhir.state.add_schedule("s-patel", "nurse-patel", "nurse Patel")
-        first = (datetime.now(UTC) + timedelta(days=1)).replace(minute=0, second=0, microsecond=0)
-        fhir.state.add_slots(
-            "s-patel", [first + timedelta(minutes=20 * i) for i in range(args.patients * 3)]
-        )
         settings = Settings(
             _env_file=None,
             data_dir=work / "data",
@@ -109,11 +109,11 @@ def main() -> int:
             log_level="ERROR",
             escalation={
                 "scheduler": "fhir",
-                "fhir_base_url": fhir.base_url,
+                "fhir_base_url": fhir.url + "/fhir",
                 "fhir_schedule_ids": "s-patel",
-                "sms_base_url": gateway.base_url,
-                "sms_account_sid": ACCOUNT_SID,
-                "sms_auth_token": AUTH_TOKEN,
+                "sms_base_url": gateway.url,
+                "sms_account_sid": "ACbenchmark",
+                "sms_auth_token": "benchmark-token",
                 "sms_from": "+441223000002",
                 "alert_base_delay_s": 0.2,
             },
@@ -125,7 +125,7 @@ def main() -> int:
             _, key = services.people.add_patient(f"bench-{i}", f"Patient {i}", phone=phone)
             people.append((f"bench-{i}", key, phone))
         server, thread, base = start(settings, services)
-        fhir.state.delay_s = args.fhir_delay
+        book.delay_s = args.fhir_delay
 
         async def run() -> list[tuple[str, float, dict]]:
             async with httpx.AsyncClient(timeout=300) as client:
@@ -140,9 +140,7 @@ def main() -> int:
         deadline = time.monotonic() + 300
         arrivals: dict[str, float] = {}
         while time.monotonic() < deadline and len(arrivals) < expected:
-            for sent in gateway.sent():
-                if sent.status == 201 and sent.form["To"] not in arrivals:
-                    arrivals[sent.form["To"]] = sent.at - began
+            arrivals = {to: at - began for to, at in inbox.arrivals.items()}
             time.sleep(0.05)
         promised = sum(
             1 for p, _, body in results if phones[p] and "text message" in body["answer"]

@@ -23,6 +23,8 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from stand_ins import SpanSink
+
 from app.conversation.assistant import Assistant
 from app.conversation.turn import TurnContext
 from app.main import build_services
@@ -30,7 +32,6 @@ from app.operations.evaluation import DEFAULT_QUESTIONS, load_questions, percent
 from app.services import Services
 from app.settings import Settings
 from ingestion.embedding import Embedder
-from tests.app.otlp_collector import OtlpCollector
 
 
 def main() -> None:
@@ -56,12 +57,13 @@ async def deployment(root: Path, corpus: Path, embedder: Embedder, **extra: obje
 
 
 async def run(questions: list[str], corpus: Path, rounds: int) -> None:
-    collector = OtlpCollector()
+    sink = SpanSink()
+    collector = sink.serve()
     embedder = Embedder()
     with tempfile.TemporaryDirectory() as tmp:
         off = await deployment(Path(tmp) / "off", corpus, embedder)
         on = await deployment(
-            Path(tmp) / "on", corpus, embedder, telemetry={"otlp_endpoint": collector.endpoint}
+            Path(tmp) / "on", corpus, embedder, telemetry={"otlp_endpoint": collector.url}
         )
         assert off.assistant is not None and on.assistant is not None
         assert not off.tracing.enabled and on.tracing.enabled
@@ -86,7 +88,7 @@ async def run(questions: list[str], corpus: Path, rounds: int) -> None:
         on.tracing.flush()
         await off.stop()
         await on.stop()
-    collector.close()
+    collector.stop()
 
     for label, measured in (("all turns", times), ("answered only", answered)):
         for name in ("off", "on"):
@@ -99,7 +101,7 @@ async def run(questions: list[str], corpus: Path, rounds: int) -> None:
         p50 = percentile(measured["on"], 0.5) / percentile(measured["off"], 0.5)
         p95 = percentile(measured["on"], 0.95) / percentile(measured["off"], 0.95)
         print(f"{label:<14} ratio on/off: p50 {p50:.3f}, p95 {p95:.3f}")
-    print(f"spans received by the collector: {len(collector.spans)}")
+    print(f"spans received by the collector: {sink.spans}")
 
 
 if __name__ == "__main__":
