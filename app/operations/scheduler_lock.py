@@ -193,10 +193,23 @@ class SchedulerLock:
 
     def _describe(self, row: SchedulerLockRow) -> LockHolder:
         beat = _utc(row.heartbeat_at)
+        # On this host a holder whose process is gone (killed, crashed) is known to be dead:
+        # a restart takes over at once instead of waiting for its heartbeat to go stale.
+        gone = row.host == self.host and row.pid != self.pid and not _running(row.pid)
         return LockHolder(
             host=row.host,
             pid=row.pid,
             acquired_at=_utc(row.acquired_at),
             heartbeat_at=beat,
-            stale=self._clock() - beat > self._stale,
+            stale=gone or self._clock() - beat > self._stale,
         )
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process: it exists
+        return True
+    return True

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -81,6 +83,24 @@ def test_a_stale_holder_is_taken_over_and_learns_it_lost(sessions: sessionmaker[
     dead.release()  # never removes the successor's row
     holder = successor.holder()
     assert holder is not None and holder.acquired_at == clock.now
+
+
+def test_a_holder_whose_process_is_gone_on_this_host_is_taken_over_at_once(
+    sessions: sessionmaker[Session],
+) -> None:
+    clock = Clock()
+    crashed = SchedulerLock(sessions, STALE_S, clock)
+    crashed.pid = subprocess.Popen([sys.executable, "-c", "pass"]).pid
+    os.waitpid(crashed.pid, 0)  # reaped: the pid names no process now
+    crashed.acquire()
+    clock.now += timedelta(seconds=1)  # its heartbeat is fresh
+    restarted = SchedulerLock(sessions, STALE_S, clock)
+    restarted.acquire()
+    assert restarted.held
+    elsewhere = SchedulerLock(sessions, STALE_S, clock)
+    elsewhere.pid = restarted.pid + 1
+    with pytest.raises(SchedulerLockedError):  # a live holder is still respected
+        elsewhere.acquire()
 
 
 def test_heartbeats_keep_a_holder_alive_and_release_frees_the_lock(
