@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
@@ -27,7 +26,7 @@ from app.conversation.composers.generated import build_composer
 from app.conversation.follow_ups import FollowUpTexts
 from app.conversation.turn_log import TurnLog
 from app.conversation.turn_marks import TurnMarks
-from app.errors import NotReadyError
+from app.loaded import AssistantMaker, LoadedParts
 from app.operations.logs import configure_logging
 from app.operations.metrics import Metrics
 from app.operations.scheduler_lock import SchedulerLock
@@ -55,6 +54,7 @@ from escalation.service import CALLBACK_REASON, EscalationService
 from escalation.sms import build_texts
 from escalation.spool import EscalationSpool
 from ingestion.embedding import Embedder
+from ingestion.index import IngestReport
 
 log = logging.getLogger("aftercare")
 MULTIPART_OVERHEAD = 64 * 1024
@@ -85,8 +85,13 @@ def build_services(
     http: httpx.AsyncClient | None = None,
 ) -> Services:
     """Everything one deployment needs, built once, nothing started."""
-    desk = open_people(settings, clock)
-    clinic, engine, sessions, people = desk.clinic, desk.engine, desk.sessions, desk.people
+    records = open_people(settings, clock)
+    clinic, engine, sessions, people = (
+        records.clinic,
+        records.engine,
+        records.sessions,
+        records.people,
+    )
     database_url = settings.resolved_database_url
     tracing = Tracing.from_settings(settings)
     tracing.instrument_engine(engine)
@@ -123,18 +128,52 @@ def build_services(
         avatars.dropped,
         max_failures=settings.avatar.keepalive_max_failures,
     )
+    turns = TurnLog(sessions, clock)
+    marks = TurnMarks(sessions, clock)
+    parts = LoadedParts(settings, clinic)
+    maker = AssistantMaker(parts, composer_factory(settings, metrics, tracing), clock, tracing)
+
+    def ingest_approved() -> IngestReport:
+        # An approval or retirement re-ingests the corpus and records what the index holds.
+        report = parts.ingest(settings.corpus_dir, live=desk.live)
+        desk.record_ingest(report)
+        return report
+
+    desk = DocumentDesk(
+        corpus_dir=settings.corpus_dir,
+        settings=settings.workspace,
+        drafts=DraftStore(settings.drafts_path),
+        sessions=sessions,
+        people=people,
+        turns=turns,
+        placeholders=clinic.placeholders,
+        ingest=ingest_approved,
+        indexed_chunks=parts.chunk_counts,
+        indexed_sections=parts.indexed_sections,
+        clock=clock,
+    )
+    reminders = ReviewReminders(
+        desk=desk,
+        settings=settings.workspace,
+        channels=digest_channels(settings.workspace, settings.escalation, client),
+        sessions=sessions,
+        scheduler=jobs,
+        clock=clock,
+        link=settings.escalation.public_base_url.rstrip("/") + "/clinician",
+    )
     services = Services(
         settings=settings,
         clinic=clinic,
         engine=engine,
         sessions=sessions,
         people=people,
-        turns=TurnLog(sessions, clock),
+        turns=turns,
         escalations=escalations,
         metrics=metrics,
         clock=clock,
         http=client,
-        make_composer=composer_factory(settings, metrics, tracing),
+        parts=parts,
+        maker=maker,
         jobs=jobs,
         alerts=alerts,
         alert_bursts=bursts,
@@ -143,7 +182,7 @@ def build_services(
             settings.security.max_sockets_per_address, settings.security.max_sockets_per_patient
         ),
         avatars=avatars,
-        marks=TurnMarks(sessions, clock),
+        marks=marks,
         replies=ReplyBook(settings.platform_reply_ttl_s),
         calls=CallSequence(settings.platform_settle_s),
         callers=CallerDesk(
@@ -154,52 +193,29 @@ def build_services(
             settings.caller_id_max_failures,
             settings.caller_id_lock_s,
         ),
-        tracing=tracing,
-    )
-    if text_outbox is not None:
-        services.texts = FollowUpTexts(text_outbox, people, clinic)
-    services.gaps = GapsReport(
-        turns=services.turns,
-        marks=services.marks,
-        embedder=lambda: _loaded(services.embedder),
-        search=lambda: _loaded(services.search),
-        booked=lambda escalation_id: _booked(escalations, escalation_id),
-        distance=settings.workspace.gap_distance,
-    )
-    services.desk = DocumentDesk(
-        corpus_dir=settings.corpus_dir,
-        settings=settings.workspace,
-        drafts=DraftStore(settings.drafts_path),
-        sessions=sessions,
-        people=services.people,
-        turns=services.turns,
-        placeholders=clinic.placeholders,
-        ingest=services.ingest,
-        indexed_chunks=lambda: chunk_counts(services),
-        indexed_sections=lambda doc_id: indexed_sections(services, doc_id),
-        clock=clock,
-    )
-    services.previews = PreviewDesk(
-        root=settings.data_dir / "preview",
-        desk=services.desk,
-        ingestion=settings.ingestion,
-        embedder=lambda: _loaded(services.embedder),
-        live=lambda: _loaded(services.collections),
-        live_search=lambda: _loaded(services.search),
-        make_assistant=lambda search, escalations: services.assistant_over(
-            search, escalations, None
+        desk=desk,
+        gaps=GapsReport(
+            turns=turns,
+            marks=marks,
+            embedder=parts.loaded_embedder,
+            search=parts.loaded_search,
+            booked=lambda escalation_id: _booked(escalations, escalation_id),
+            distance=settings.workspace.gap_distance,
         ),
-        clinic=clinic,
-        clock=clock,
-    )
-    services.reminders = ReviewReminders(
-        desk=services.desk,
-        settings=settings.workspace,
-        channels=digest_channels(settings.workspace, settings.escalation, client),
-        sessions=sessions,
-        scheduler=jobs,
-        clock=clock,
-        link=settings.escalation.public_base_url.rstrip("/") + "/clinician",
+        reminders=reminders,
+        previews=PreviewDesk(
+            root=settings.data_dir / "preview",
+            desk=desk,
+            ingestion=settings.ingestion,
+            embedder=parts.loaded_embedder,
+            live=parts.loaded_collections,
+            live_search=parts.loaded_search,
+            make_assistant=lambda search, escalations: maker.over(search, escalations, None),
+            clinic=clinic,
+            clock=clock,
+        ),
+        texts=FollowUpTexts(text_outbox, people, clinic) if text_outbox is not None else None,
+        tracing=tracing,
     )
     services.reminders.outbox.arm_timers = not web_only
     alerts.not_events = frozenset(services.reminders.outbox.events or ())
@@ -234,34 +250,6 @@ async def _booked(escalations: EscalationService, escalation_id: str) -> bool:
     except UnknownEscalationError:
         return False
     return escalation.appointment is not None or escalation.attention_reason == CALLBACK_REASON
-
-
-def _loaded(part: T | None) -> T:
-    if part is None:
-        raise NotReadyError("the assistant is still loading its model and index")
-    return part
-
-
-def chunk_counts(services: Services) -> dict[str, int]:
-    """Chunks in the live index per document id (empty before the index is open)."""
-    if services.collections is None:
-        return {}
-    got = services.collections.chunks.get(include=["metadatas"])
-    return dict(Counter(str(m["doc_id"]) for m in got["metadatas"] or []))
-
-
-def indexed_sections(services: Services, doc_id: str) -> list[tuple[str, str]]:
-    """A document's chunks as the assistant reads them, in order: (section, text)."""
-    if services.collections is None:
-        return []
-    got = services.collections.chunks.get(
-        where={"doc_id": doc_id}, include=["metadatas", "documents"]
-    )
-    rows = sorted(
-        zip(got["metadatas"] or [], got["documents"] or [], strict=True),
-        key=lambda row: int(row[0].get("chunk_index", 0)),
-    )
-    return [(str(meta.get("section", "")), str(text)) for meta, text in rows]
 
 
 def build_scheduler(

@@ -10,7 +10,6 @@ import asyncio
 import functools
 import itertools
 import logging
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -28,13 +27,13 @@ from app.channels.platforms.caller_id import CallerDesk
 from app.channels.platforms.reply_book import CallSequence, ReplyBook
 from app.channels.ratelimits import RateLimits
 from app.conversation.assistant import Assistant
-from app.conversation.composers.base import AnswerComposer, Message
+from app.conversation.composers.base import Message
 from app.conversation.follow_ups import FollowUpTexts
 from app.conversation.front_door import Caller, FrontDoor
 from app.conversation.turn import TurnContext, TurnResult
 from app.conversation.turn_log import TurnLog
 from app.conversation.turn_marks import TurnMarks
-from app.errors import NotReadyError
+from app.loaded import AssistantMaker, LoadedParts
 from app.operations.metrics import Metrics
 from app.operations.scheduler_lock import SchedulerLock, SchedulerLockLostError
 from app.operations.tracing import Tracing
@@ -46,15 +45,15 @@ from app.workspace.preview import PreviewDesk
 from app.workspace.review_digest import ReviewReminders
 from escalation.bursts import AlertBursts
 from escalation.clinic import ClinicConfig
-from escalation.danger_meaning import MeaningDetector, MeaningThresholds, load_phrasings
+from escalation.danger_meaning import MeaningThresholds
 from escalation.jobs import MEMORY_STORE
 from escalation.outbox import AlertOutbox
 from escalation.policy import PolicyWeights
 from escalation.service import EscalationService, Recovery
 from ingestion.embedding import Embedder
-from ingestion.index import CorpusIndexer, IngestReport, Progress
+from ingestion.index import IngestReport, Progress
 from ingestion.search import CorpusSearch
-from ingestion.store import ChromaCollections, open_collections
+from ingestion.store import ChromaCollections
 
 log = logging.getLogger("aftercare")
 T = TypeVar("T")
@@ -72,7 +71,8 @@ class Services:
     metrics: Metrics
     clock: Callable[[], datetime]
     http: httpx.AsyncClient
-    make_composer: Callable[[Embedder], AnswerComposer]
+    parts: LoadedParts
+    maker: AssistantMaker
     jobs: AsyncIOScheduler
     alerts: AlertOutbox
     avatars: AvatarHub
@@ -80,27 +80,18 @@ class Services:
     replies: ReplyBook
     calls: CallSequence
     callers: CallerDesk
+    desk: DocumentDesk
+    gaps: GapsReport
+    reminders: ReviewReminders
+    previews: PreviewDesk
     limits: RateLimits = field(default_factory=lambda: RateLimits({}))
     sockets: SocketCaps = field(default_factory=lambda: SocketCaps(20, 3))
     alert_bursts: AlertBursts | None = None
     texts: FollowUpTexts | None = None
-    desk: DocumentDesk | None = None
-    gaps: GapsReport | None = None
-    reminders: ReviewReminders | None = None
-    previews: PreviewDesk | None = None
-    embedder: Embedder | None = None
-    collections: ChromaCollections | None = None
-    search: CorpusSearch | None = None
-    indexer: CorpusIndexer | None = None
-    assistant: Assistant | None = None
-    detector: MeaningDetector | None = None
-    meaning: MeaningThresholds | None = None
-    policy: tuple[float, PolicyWeights] | None = None
     tracing: Tracing = field(default_factory=Tracing.off)
     scheduler_lock: SchedulerLock | None = None
     lock_lost: asyncio.Event = field(default_factory=asyncio.Event)
     _background: bool = False
-    _ingesting: threading.Lock = field(default_factory=threading.Lock)
 
     @functools.cached_property
     def door(self) -> FrontDoor:
@@ -110,89 +101,63 @@ class Services:
             self.people,
             self.limits,
             self.metrics,
-            lambda: self.assistant,
+            self.parts,
         )
 
     @property
     def ready(self) -> bool:
-        return self.assistant is not None
+        return self.parts.ready
+
+    # The late parts, read and (in tests, preloaded) set where they live.
+    @property
+    def embedder(self) -> Embedder | None:
+        return self.parts.embedder
+
+    @embedder.setter
+    def embedder(self, value: Embedder | None) -> None:
+        self.parts.embedder = value
+
+    @property
+    def collections(self) -> ChromaCollections | None:
+        return self.parts.collections
+
+    @property
+    def search(self) -> CorpusSearch | None:
+        return self.parts.search
+
+    @property
+    def assistant(self) -> Assistant | None:
+        return self.parts.assistant
 
     def load(self) -> None:
         """Load the embedding model and open the index (blocking; seconds)."""
-        if self.embedder is None:
-            self.embedder = Embedder(batch_size=self.settings.ingestion.embed_batch_size)
-        if self.collections is None:
-            self.collections = open_collections(self.settings.ingestion, self.settings.chroma_path)
-        self.indexer = CorpusIndexer(
-            self.collections, self.embedder, self.settings.ingestion.chunk_max_tokens
-        )
-        if self.search is None:
-            self.search = CorpusSearch(
-                self.collections, self.embedder, self.settings.ingestion.top_k
-            )
-        if self.detector is None:
-            phrasings = load_phrasings().merged(
-                self.clinic.danger_phrasings, self.clinic.danger_look_alikes
-            )
-            self.detector = MeaningDetector(self.search.embed, phrasings)
+        self.parts.load()
 
     def ingest(
         self, corpus_dir: Path | None = None, progress: Progress | None = None
     ) -> IngestReport:
-        if self.indexer is None or self.search is None:
-            self.load()
-        assert self.indexer is not None and self.search is not None
-        live = self.desk.live if self.desk is not None else None
-        with self._ingesting:  # the periodic job and an approval never interleave
-            report = self.indexer.ingest(
-                corpus_dir or self.settings.corpus_dir,
-                self.clinic.placeholders(),
-                progress,
-                live=live,
-            )
-            self.search.refresh()
-        if self.desk is not None and corpus_dir in (None, self.settings.corpus_dir):
+        report = self.parts.ingest(
+            corpus_dir or self.settings.corpus_dir, progress, live=self.desk.live
+        )
+        if corpus_dir in (None, self.settings.corpus_dir):
             self.desk.record_ingest(report)
         return report
 
     def activate(self) -> None:
         """Build the assistant once the index is loaded."""
-        assert self.search is not None
-        self.search.refresh()
-        self.assistant = self.build_assistant()
+        search = self.parts.loaded_search()
+        search.refresh()
+        self.parts.assistant = self.maker.over(search, self.escalations, self.turns)
 
     def apply_policy(self, calibration: dict[str, Any]) -> None:
         """Use freshly fitted weights and threshold (``aftercare eval --calibrate``)."""
-        self.policy = (float(calibration["threshold"]), PolicyWeights(**calibration["weights"]))
+        self.maker.policy = (
+            float(calibration["threshold"]),
+            PolicyWeights(**calibration["weights"]),
+        )
         if "meaning" in calibration:
-            self.meaning = MeaningThresholds(**calibration["meaning"])
-        self.assistant = self.build_assistant()
-
-    def build_assistant(self) -> Assistant:
-        assert self.search is not None
-        return self.assistant_over(self.search, self.escalations, self.turns)
-
-    def assistant_over(
-        self, search: CorpusSearch, escalations: EscalationService, turn_log: TurnLog | None
-    ) -> Assistant:
-        """The assistant as configured, over any index (previews use scratch ones)."""
-        threshold, weights = self.policy or (
-            self.settings.escalation.confidence_threshold,
-            PolicyWeights(),
-        )
-        return Assistant(
-            search=search,
-            composer=self.make_composer(_loaded_part(self.embedder)),
-            escalations=escalations,
-            clinic=self.clinic,
-            threshold=threshold,
-            weights=weights,
-            clock=self.clock,
-            turn_log=turn_log,
-            detector=self.detector,
-            meaning_thresholds=self.meaning,
-            tracing=self.tracing,
-        )
+            self.maker.meaning = MeaningThresholds(**calibration["meaning"])
+        self.activate()
 
     async def start(
         self, ingest_if_empty: bool = False, ingest: bool = False, background_jobs: bool = False
@@ -254,8 +219,7 @@ class Services:
                 jobstore=MEMORY_STORE,
                 replace_existing=True,
             )
-            if self.reminders is not None:
-                await self.reminders.start()
+            await self.reminders.start()
             self._background = True
 
     async def recover(self) -> Recovery:
@@ -327,8 +291,7 @@ class Services:
 
     async def _adopt_alerts(self) -> None:
         adopted = await self.alerts.adopt_pending()
-        if self.reminders is not None:
-            adopted += await self.reminders.outbox.adopt_pending()
+        adopted += await self.reminders.outbox.adopt_pending()
         if self.texts is not None:
             adopted += await self.texts.outbox.adopt_pending()
         if adopted:
@@ -357,8 +320,7 @@ class Services:
             await self.alerts.stop()
             if self.texts is not None:
                 await self.texts.outbox.stop()
-            if self.reminders is not None:
-                await self.reminders.stop()
+            await self.reminders.stop()
             self.jobs.shutdown(wait=False)
             self._background = False
         if self.scheduler_lock is not None and self.scheduler_lock.held:
@@ -366,8 +328,7 @@ class Services:
         await self.http.aclose()
         if self.assistant is not None:
             await self.assistant.close()
-        if self.previews is not None:
-            await self.previews.close()
+        await self.previews.close()
         if self.search is not None:
             self.search.close()
         self.tracing.shutdown()  # sends the spans still batched
@@ -431,9 +392,3 @@ class Services:
             functools.partial(self.turn_context, patient_id, channel=channel)
         )
         return await self.door.ask(question, context, Caller(actor, source))
-
-
-def _loaded_part(part: T | None) -> T:
-    if part is None:
-        raise NotReadyError("the assistant is still loading its model and index")
-    return part

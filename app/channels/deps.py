@@ -69,7 +69,6 @@ WorkspaceReaderDep = Annotated[StaffMember, Depends(_staff(("clinician", "coordi
 
 
 def desk_of(services: ServicesDep) -> DocumentDesk:
-    assert services.desk is not None
     return services.desk
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 
 from sqlalchemy.exc import InterfaceError, OperationalError
@@ -19,6 +19,7 @@ from app.channels.ratelimits import RateLimits
 from app.conversation.assistant import Assistant
 from app.conversation.turn import CompletedEvent, TurnContext, TurnEvent, TurnResult
 from app.errors import InvalidQuestionError, NotAuthenticatedError, NotReadyError
+from app.loaded import LoadedParts
 from app.operations.metrics import Metrics
 from app.people.directory import Patient, People
 
@@ -45,13 +46,13 @@ class FrontDoor:
         people: People,
         limits: RateLimits,
         metrics: Metrics,
-        assistant: Callable[[], Assistant | None],
+        loaded: LoadedParts,
     ) -> None:
         self._max_chars = max_chars
         self._people = people
         self._limits = limits
         self._metrics = metrics
-        self._assistant = assistant
+        self._loaded = loaded
 
     def check_question(self, question: str) -> None:
         if not question.strip():
@@ -60,7 +61,7 @@ class FrontDoor:
             raise InvalidQuestionError(f"the question is longer than {self._max_chars} characters")
 
     def open_assistant(self) -> Assistant:
-        assistant = self._assistant()
+        assistant = self._loaded.assistant
         if assistant is None:
             raise NotReadyError("the assistant is still loading its model and index")
         return assistant

@@ -109,7 +109,6 @@ async def diff(
 async def preview(
     doc_id: str, body: PreviewBody, services: ReadyDep, staff: WorkspaceReaderDep
 ) -> dict[str, object]:
-    assert services.previews is not None
     draft = AskResponse.of(await services.previews.ask_draft(doc_id, body.question))
     out: dict[str, object] = draft.model_dump(mode="json")
     if body.compare:

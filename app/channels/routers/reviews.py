@@ -123,7 +123,6 @@ async def gaps_report(
     until: datetime | None = None,
     format: Literal["json", "csv"] = "json",
 ) -> GapsPublic | Response:
-    assert services.gaps is not None
     groups = await services.gaps.build(since, until)
     _audit_patients(
         services, staff, "gaps.read", (q.patient_id for g in groups for q in g.questions)
@@ -153,7 +152,6 @@ async def review_due(desk: DeskDep, staff: WorkspaceReaderDep) -> list[DocumentP
 @router.post("/reports/review-due/send", response_model=DigestPublic)
 async def send_review_digest(services: ServicesDep, staff: ClinicianDep) -> DigestPublic:
     """Queue the weekly review digest now (it also goes out on its weekly schedule)."""
-    assert services.reminders is not None
     digest = await services.reminders.send()
     services.people.audit(staff.actor, "review_digest.send", "documents", None, detail=digest.id)
     return DigestPublic(
