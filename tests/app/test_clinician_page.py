@@ -6,9 +6,11 @@ The page tests write the workspace screenshots in ``docs/``.
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -28,7 +30,14 @@ from tests.app.workspace_docs import ALCOHOL_MD, FLYING_LINES, pdf_bytes  # noqa
 # The workspace app starts once per session; on a loaded machine that takes minutes.
 pytestmark = pytest.mark.timeout(900)
 
-DOCS = Path(__file__).parents[2] / "docs"
+# The screenshots in docs/ are refreshed only when asked (AFTERCARE_REFRESH_SCREENSHOTS=1);
+# an ordinary run writes them to a scratch folder so that a checkout stays clean.
+DOCS = (
+    Path(__file__).parents[2] / "docs"
+    if os.environ.get("AFTERCARE_REFRESH_SCREENSHOTS") == "1"
+    else Path(tempfile.gettempdir()) / "aftercare-screenshots"
+)
+DOCS.mkdir(parents=True, exist_ok=True)
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
