@@ -89,27 +89,28 @@ class EscalationSettings(BaseModel):
     fhir_token: SecretStr | None = Field(default=None, description="Bearer token for FHIR.")
     fhir_timeout_s: float = Field(default=10.0, gt=0)
 
-    @field_validator("fhir_schedule_ids", mode="before")
+    @field_validator("fhir_schedule_ids", "email_to", mode="before")
     @classmethod
-    def _split_schedules(cls, value: object) -> object:
-        if isinstance(value, str):
-            if value.lstrip().startswith("["):
-                return json.loads(value)
-            return [part.strip() for part in value.split(",") if part.strip()]
-        return value
-
-    @field_validator("email_to", mode="before")
-    @classmethod
-    def _split_addresses(cls, value: object) -> object:
-        if isinstance(value, str):
-            if value.lstrip().startswith("["):
-                return json.loads(value)
-            return [part.strip() for part in value.split(",") if part.strip()]
-        return value
+    def _lists(cls, value: object) -> object:
+        return listed(value)
 
     @field_validator("webhook_url", "smtp_host", "sms_account_sid", mode="before")
     @classmethod
-    def _blank_is_unset(cls, value: object) -> object:
-        if isinstance(value, str) and not value.strip():
-            return None
-        return value
+    def _blanks(cls, value: object) -> object:
+        return blank_is_none(value)
+
+
+def listed(value: object) -> object:
+    """A list from the environment: a JSON array, or comma-separated words."""
+    if isinstance(value, str):
+        if value.lstrip().startswith("["):
+            return json.loads(value)
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+def blank_is_none(value: object) -> object:
+    """An empty or blank setting means unset (``AFTERCARE_X=`` in a file)."""
+    if isinstance(value, str) and not value.strip():
+        return None
+    return value

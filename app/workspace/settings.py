@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import NoDecode
+
+from escalation.settings import blank_is_none, listed
 
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 
@@ -50,18 +51,13 @@ class WorkspaceSettings(BaseModel):
 
     @field_validator("digest_email_to", mode="before")
     @classmethod
-    def _split_addresses(cls, value: object) -> object:
-        if isinstance(value, str):
-            if value.lstrip().startswith("["):
-                return json.loads(value)
-            return [part.strip() for part in value.split(",") if part.strip()]
-        return value
+    def _lists(cls, value: object) -> object:
+        return listed(value)
 
     @field_validator("digest_webhook_url", mode="before")
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
-        if isinstance(value, str) and not value.strip():
-            return None
+        value = blank_is_none(value)
         if isinstance(value, str) and not value.startswith(("http://", "https://")):
             raise ValueError("the digest webhook URL must start with http:// or https://")
         return value

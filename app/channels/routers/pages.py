@@ -4,6 +4,7 @@ clinicians' workspace."""
 from __future__ import annotations
 
 import functools
+import re
 from pathlib import Path
 
 from fastapi import APIRouter, HTTPException
@@ -59,16 +60,15 @@ STATIC_HEADERS: dict[str, str] = {
 }
 
 
-# The staff pages share one sign-in form, kept once and put in where each page marks it.
-SIGN_IN_MARK = "    <!-- staff-sign-in -->\n"
+# The staff pages share their sign-in form and footer: each is kept once, and a page line
+# ``<!-- include NAME -->`` is replaced by that file from the same folder.
+INCLUDE = re.compile(r"^[ \t]*<!-- include ([a-z-]+\.html) -->\n", re.MULTILINE)
 
 
 @functools.cache
 def _html(name: str) -> str:
     page = (WEB_DIR / name).read_text(encoding="utf-8")
-    if SIGN_IN_MARK in page:
-        page = page.replace(SIGN_IN_MARK, (WEB_DIR / "staff-sign-in.html").read_text("utf-8"))
-    return page
+    return INCLUDE.sub(lambda found: (WEB_DIR / found[1]).read_text("utf-8"), page)
 
 
 def _page(name: str) -> HTMLResponse:
